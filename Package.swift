@@ -1,0 +1,63 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "FlowEngine",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "FlowEngine", targets: ["FlowEngine"]),
+    .library(name: "AccountSecurity", targets: ["AccountSecurity"]),
+    .executable(name: "flowctl", targets: ["flowctl"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+  ],
+  targets: [
+    // Domain-free: model, loading, validation (and later compilation, runtime, analysis).
+    // Uses the libyaml that Yams ships (module CYaml) through an event-level composer of
+    // its own, so that limits, duplicate keys and aliases are under our control.
+    .target(
+      name: "FlowEngine",
+      dependencies: [.product(name: "Yams", package: "Yams")],
+      swiftSettings: strictSettings
+    ),
+    // The 2FA domain: the catalog of facts and actions flows may use.
+    .target(
+      name: "AccountSecurity",
+      dependencies: ["FlowEngine"],
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "flowctl",
+      dependencies: [
+        "FlowEngine",
+        "AccountSecurity",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings
+    ),
+    // Benchmarks are an executable, never a timed test: `swift run -c release flow-bench`.
+    .executableTarget(
+      name: "flow-bench",
+      dependencies: ["FlowEngine", "AccountSecurity"],
+      path: "Sources/FlowBench",
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "FlowEngineTests",
+      dependencies: ["FlowEngine", "AccountSecurity"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "FlowctlTests",
+      dependencies: ["FlowEngine"],
+      swiftSettings: strictSettings
+    ),
+  ]
+)

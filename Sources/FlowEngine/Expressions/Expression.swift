@@ -1,0 +1,58 @@
+/// A parsed guard expression. Offsets count Unicode scalars from the start of the guard text, so
+/// a type error can point at the exact column inside the expression.
+public struct Expression: Sendable {
+  public indirect enum Kind: Sendable {
+    case literal(Value)
+    /// A dotted name: a context fact (`actor.role`), `event.field`, `settings.name`, an action
+    /// result (`verifyCode.ok`), or, with one part, another guard (`isAdmin`).
+    case path([String])
+    case not(Expression)
+    case and(Expression, Expression)
+    case or(Expression, Expression)
+    case comparison(ComparisonOperator, Expression, Expression)
+    /// `value in [a, b]`; the list holds literals only.
+    case membership(Expression, [Expression])
+  }
+
+  public var kind: Kind
+  public var offset: Int
+  public var length: Int
+
+  public init(_ kind: Kind, offset: Int, length: Int) {
+    self.kind = kind
+    self.offset = offset
+    self.length = length
+  }
+}
+
+public enum ComparisonOperator: String, Sendable, CaseIterable {
+  case equal = "=="
+  case notEqual = "!="
+  case less = "<"
+  case lessOrEqual = "<="
+  case greater = ">"
+  case greaterOrEqual = ">="
+}
+
+extension Expression: CustomStringConvertible {
+  /// The expression written back in canonical form (used in traces and diagrams).
+  public var description: String {
+    switch kind {
+    case .literal(let value): value.description
+    case .path(let parts): parts.joined(separator: ".")
+    case .not(let operand): "not \(operand.parenthesized)"
+    case .and(let lhs, let rhs): "\(lhs.parenthesized) and \(rhs.parenthesized)"
+    case .or(let lhs, let rhs): "\(lhs.parenthesized) or \(rhs.parenthesized)"
+    case .comparison(let op, let lhs, let rhs): "\(lhs) \(op.rawValue) \(rhs)"
+    case .membership(let value, let list):
+      "\(value) in [\(list.map(\.description).joined(separator: ", "))]"
+    }
+  }
+
+  private var parenthesized: String {
+    switch kind {
+    case .and, .or, .comparison, .membership: "(\(description))"
+    case .literal, .path, .not: description
+    }
+  }
+}

@@ -1,0 +1,299 @@
+extension ValidationRun {
+  mutating func checkStates() {
+    let start = definition.start
+    if stateIndex[start.value] == nil {
+      report(
+        .unknownStartState,
+        "start state '\(start.value)' is not defined\(Suggestion.hint(for: start.value, in: stateIndex.keys))",
+        at: start.location, length: start.value.count)
+    }
+    for stateNumber in definition.states.indices {
+      let state = definition.states[stateNumber]
+      let name = state.name.value
+      if state.isFinal {
+        if !state.on.isEmpty || !state.always.isEmpty {
+          report(
+            .finalWithTransitions,
+            "final state '\(name)' ends the flow, so it cannot have 'on' or 'always'; remove them or remove final: true",
+            at: state.finalLocation ?? state.name.location, length: 5)
+        }
+        if state.outcome == nil {
+          report(
+            .missingOutcome,
+            "final state '\(name)' needs an outcome (for example outcome: completed) so callers know how the flow ended",
+            at: state.name.location, length: name.count)
+        }
+      } else {
+        if let outcome = state.outcome {
+          report(
+            .invalidValue,
+            "'outcome' belongs on final states; add final: true to '\(name)' or remove the outcome",
+            at: outcome.location, length: outcome.value.count)
+        }
+        if state.on.isEmpty && state.always.isEmpty && state.outcome == nil {
+          report(
+            .deadEnd,
+            "state '\(name)' has no way out: give it 'on' events or 'always' transitions, or make it final: true with an outcome",
+            at: state.name.location, length: name.count)
+        } else if state.on.isEmpty && !state.always.contains(where: { Self.alwaysMatches($0) }) {
+          report(
+            .mayGetStuck,
+            "state '\(name)' may get stuck: when none of its 'always' conditions holds, no event can leave it; add a last transition without 'when'",
+            at: state.name.location, length: name.count)
+        }
+      }
+      for handlerNumber in state.on.indices {
+        let handler = state.on[handlerNumber]
+        let event = handler.event
+        if eventFields[event.value] == nil {
+          report(
+            .unknownEvent,
+            "unknown event '\(event.value)'\(Suggestion.hint(for: event.value, in: eventFields.keys)); declare it under 'events'",
+            at: event.location, length: event.value.count)
+        }
+        usedEvents.insert(event.value)
+        let binding: EventBinding = eventFields[event.value] != nil ? .named(event.value) : .unknown
+        definition.states[stateNumber].on[handlerNumber].transitions = checkTransitions(
+          handler.transitions, event: binding)
+      }
+      definition.states[stateNumber].always = checkTransitions(state.always, event: .none)
+    }
+  }
+
+  private mutating func checkTransitions(
+    _ transitions: [TransitionDefinition], event: EventBinding
+  ) -> [TransitionDefinition] {
+    var result = transitions
+    var catchAll: TransitionDefinition?
+    for index in result.indices {
+      let transition = result[index]
+      if let catchAll {
+        let reason = catchAll.guardSource == nil ? "has no 'when'" : "has 'when: true'"
+        report(
+          .shadowedTransition,
+          "this transition is never taken: the one at line \(catchAll.location.line) \(reason), so it always matches first",
+          at: transition.location)
+      }
+      let target = transition.target
+      if stateIndex[target.value] == nil {
+        report(
+          .unknownState,
+          "unknown state '\(target.value)'\(Suggestion.hint(for: target.value, in: stateIndex.keys))",
+          at: target.location, length: target.value.count)
+      }
+      if let source = transition.guardSource {
+        result[index].guardSource?.parsed = checkCondition(source, event: event)
+      }
+      if catchAll == nil, Self.alwaysMatches(result[index]) {
+        catchAll = transition
+      }
+      for actionNumber in transition.actions.indices {
+        result[index].actions[actionNumber] = checkAction(
+          transition.actions[actionNumber], event: event)
+      }
+    }
+    return result
+  }
+
+  /// A transition without `when`, or with `when: true`, is taken whenever it is tried.
+  static func alwaysMatches(_ transition: TransitionDefinition) -> Bool {
+    guard let source = transition.guardSource else { return true }
+    if let parsed = source.parsed, case .literal(.bool(true)) = parsed.kind { return true }
+    return source.text == "true"
+  }
+
+  private mutating func checkAction(_ call: ActionCall, event: EventBinding) -> ActionCall {
+    var checked = call
+    guard let signature = catalog.actions[call.name.value] else {
+      report(
+        .unknownAction,
+        "unknown action '\(call.name.value)'\(Suggestion.hint(for: call.name.value, in: catalog.actions.keys)); available: \(catalog.actions.keys.sorted().joined(separator: ", "))",
+        at: call.name.location, length: call.name.value.count)
+      return checked
+    }
+    let parameterNames = signature.parameters.map(\.name)
+    for index in call.arguments.indices {
+      let argument = call.arguments[index]
+      guard let parameter = signature.parameters.first(where: { $0.name == argument.name.value })
+      else {
+        let takes =
+          parameterNames.isEmpty
+          ? "it takes no arguments" : "it takes: \(parameterNames.joined(separator: ", "))"
+        report(
+          .actionArgument,
+          "'\(call.name.value)' has no argument '\(argument.name.value)'\(Suggestion.hint(for: argument.name.value, in: parameterNames)); \(takes)",
+          at: argument.name.location, length: argument.name.value.count)
+        continue
+      }
+      checked.arguments[index].source.parsed = checkArgument(
+        argument, parameter, action: call.name.value, event: event)
+    }
+    for parameter in signature.parameters where parameter.isRequired {
+      if !call.arguments.contains(where: { $0.name.value == parameter.name }) {
+        report(
+          .actionArgument,
+          "'\(call.name.value)' needs the argument '\(parameter.name)' (\(Self.describe(parameter.type)))",
+          at: call.name.location, length: call.name.value.count)
+      }
+    }
+    return checked
+  }
+
+  private mutating func checkArgument(
+    _ argument: ActionArgument, _ parameter: ActionSignature.Parameter, action: String,
+    event: EventBinding
+  ) -> Expression? {
+    let source = argument.source
+    let width = source.text.unicodeScalars.count
+    let literal = Expression(.literal(.string(source.text)), offset: 0, length: width)
+    if case .enumeration(let name, let cases) = parameter.type {
+      if cases.contains(source.text) { return literal }
+      if !argument.isPlain || !source.text.contains(".") {
+        report(
+          .actionArgument,
+          "'\(source.text)' is not \(Self.article(name))\(Suggestion.hint(for: source.text, in: cases)); argument '\(parameter.name)' of '\(action)' is one of: \(cases.joined(separator: ", "))",
+          at: source.location, length: max(1, width))
+        return nil
+      }
+    }
+    if !argument.isPlain {
+      switch parameter.type {
+      case .string, .scalar: return literal
+      default:
+        report(
+          .actionArgument,
+          "argument '\(parameter.name)' of '\(action)' takes \(Self.describe(parameter.type)), not quoted text",
+          at: source.location, length: max(1, width) + 2)
+        return nil
+      }
+    }
+    guard let expression = parse(source) else { return nil }
+    var references = References()
+    let type = typeOf(
+      expression, in: source, scope: .transition(event: event), references: &references)
+    checkGuardUses(references.guards, event: event)
+    guard let type else { return expression }
+    let accepted: Bool =
+      switch (parameter.type, type, expression.kind) {
+      case (let wanted, let actual, _) where wanted == actual: true
+      case (.scalar, .string, .literal): true
+      default: false
+      }
+    if !accepted {
+      report(
+        .actionArgument,
+        "argument '\(parameter.name)' of '\(action)' takes \(Self.describe(parameter.type)); '\(source.text)' is \(Self.describe(type))",
+        at: source.location, length: max(1, width))
+    } else if let range = parameter.range, let value = constantValue(expression),
+      !range.contains(value)
+    {
+      let show = { (number: Int) in
+        parameter.type == .duration ? Value.format(duration: number) : String(number)
+      }
+      report(
+        .actionArgument,
+        "argument '\(parameter.name)' of '\(action)' must be from \(show(range.lowerBound)) to \(show(range.upperBound)); '\(source.text)' is \(show(value))",
+        at: source.location, length: max(1, width))
+    }
+    return expression
+  }
+
+  /// The number (or seconds) an argument stands for when it is a literal or a setting.
+  private func constantValue(_ expression: Expression) -> Int? {
+    let value: Value?
+    switch expression.kind {
+    case .literal(let literal): value = literal
+    case .path(let parts) where parts.count == 2 && parts[0] == "settings":
+      value = settingValues[parts[1]]
+    default: value = nil
+    }
+    switch value {
+    case .int(let number), .duration(let number): return number
+    default: return nil
+    }
+  }
+
+  mutating func checkGraph() {
+    guard let startIndex = stateIndex[definition.start.value] else { return }
+    let states = definition.states
+    // Reachability over every transition.
+    var reached = [Bool](repeating: false, count: states.count)
+    var pending = [startIndex]
+    reached[startIndex] = true
+    while let index = pending.popLast() {
+      let state = states[index]
+      for transition in state.always + state.on.flatMap(\.transitions) {
+        if let next = stateIndex[transition.target.value], !reached[next] {
+          reached[next] = true
+          pending.append(next)
+        }
+      }
+    }
+    for (index, state) in states.enumerated() where !reached[index] {
+      report(
+        .unreachableState,
+        "state '\(state.name.value)' cannot be reached from the start state '\(definition.start.value)'",
+        at: state.name.location, length: state.name.value.count)
+    }
+    // Cycles made only of `always` transitions run forever without an event.
+    var color = [UInt8](repeating: 0, count: states.count)
+    for root in states.indices where color[root] == 0 {
+      var stack: [(state: Int, next: Int)] = [(root, 0)]
+      color[root] = 1
+      while let top = stack.last {
+        let always = states[top.state].always
+        if top.next >= always.count {
+          color[top.state] = 2
+          stack.removeLast()
+          continue
+        }
+        stack[stack.count - 1].next += 1
+        let transition = always[top.next]
+        guard let next = stateIndex[transition.target.value] else { continue }
+        if color[next] == 0 {
+          color[next] = 1
+          stack.append((next, 0))
+        } else if color[next] == 1 {
+          let path = stack.map(\.state)
+          let cycle =
+            path[(path.firstIndex(of: next) ?? 0)...].map { states[$0].name.value } + [
+              states[next].name.value
+            ]
+          report(
+            .alwaysLoop,
+            "'always' transitions can loop without an event: \(cycle.joined(separator: " → ")); route one of them through a state that waits for an event",
+            at: transition.target.location, length: transition.target.value.count)
+        }
+      }
+    }
+  }
+
+  mutating func checkUnused() {
+    // A condition that did not parse may use any guard; warning about unused ones would mislead.
+    // Nor when a reference is misspelt: the intended guard or event is then reported as unused.
+    let codes = Set(diagnostics.map(\.code))
+    let guardsUncertain = codes.contains(.expressionSyntax) || codes.contains(.unknownGuard)
+    let eventsUncertain = codes.contains(.unknownEvent)
+    // A guard used only by other guards counts as used when they are.
+    var used = usedGuards
+    var pending = Array(usedGuards)
+    while let current = pending.popLast() {
+      for dependency in guardDependencies[current] ?? []
+      where used.insert(dependency.value).inserted {
+        pending.append(dependency.value)
+      }
+    }
+    for guardDefinition in definition.guards
+    where !guardsUncertain && !used.contains(guardDefinition.name.value) {
+      report(
+        .unusedGuard, "guard '\(guardDefinition.name.value)' is never used",
+        at: guardDefinition.name.location, length: guardDefinition.name.value.count)
+    }
+    for event in definition.events where !eventsUncertain && !usedEvents.contains(event.name.value)
+    {
+      report(
+        .unusedEvent, "event '\(event.name.value)' is declared but no state accepts it",
+        at: event.name.location, length: event.name.value.count)
+    }
+  }
+}
