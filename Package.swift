@@ -17,6 +17,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     // Domain-free: model, loading, validation (and later compilation, runtime, analysis).
@@ -24,13 +25,16 @@ let package = Package(
     // its own, so that limits, duplicate keys and aliases are under our control.
     .target(
       name: "FlowEngine",
-      dependencies: [.product(name: "Yams", package: "Yams")],
+      dependencies: [
+        .product(name: "Yams", package: "Yams"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: strictSettings
     ),
     // The 2FA domain: the catalog of facts and actions flows may use.
     .target(
       name: "AccountSecurity",
-      dependencies: ["FlowEngine"],
+      dependencies: ["FlowEngine", .product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: strictSettings
     ),
     .executableTarget(
@@ -51,6 +55,11 @@ let package = Package(
     ),
     .testTarget(
       name: "FlowEngineTests",
+      dependencies: ["FlowEngine", "AccountSecurity"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "AccountSecurityTests",
       dependencies: ["FlowEngine", "AccountSecurity"],
       swiftSettings: strictSettings
     ),

@@ -8,6 +8,15 @@ public struct FlowDocument: Sendable {
   public let diagnostics: [Diagnostic]
   /// The validated flow with every expression parsed; nil when any diagnostic is an error.
   public let definition: FlowDefinition?
+  /// The catalog it was checked against, which its compiled form and sessions use.
+  public let catalog: Catalog
+  /// SHA-256 of the file's bytes, in hex.
+  public let contentHash: String
+
+  /// The flow compiled for running; nil when the document has errors.
+  public func compiled() -> CompiledFlow? {
+    FlowCompiler.compile(self)
+  }
 
   /// Reads, loads and validates the flow file at `path`.
   public static func load(path: String, catalog: Catalog, limits: LoadLimits = .standard)
@@ -58,7 +67,8 @@ public struct FlowDocument: Sendable {
     }
     let sorted = diagnostics.sortedByLocation()
     return FlowDocument(
-      source: read.source, diagnostics: sorted, definition: sorted.hasErrors ? nil : definition)
+      source: read.source, diagnostics: sorted, definition: sorted.hasErrors ? nil : definition,
+      catalog: catalog, contentHash: read.contentHash)
   }
 
   public var hasErrors: Bool { diagnostics.hasErrors }

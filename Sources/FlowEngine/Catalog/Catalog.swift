@@ -9,11 +9,14 @@ public struct Catalog: Sendable {
   public var actions: [String: ActionSignature]
   /// Context fields every flow for this host must declare, with their type names.
   public var requiredContext: [(name: String, type: String)]
+  /// How values of the catalog's scalar types are read, checked and shown.
+  public var scalars: [String: ScalarRules]
 
   public init(
     types: [ValueType] = [], actions: [ActionSignature] = [],
-    requiredContext: [(name: String, type: String)] = []
+    requiredContext: [(name: String, type: String)] = [], scalars: [String: ScalarRules] = [:]
   ) {
+    self.scalars = scalars
     var table: [String: ValueType] = [:]
     for type in Catalog.builtinTypes + types { table[type.name] = type }
     self.types = table
@@ -27,6 +30,43 @@ public struct Catalog: Sendable {
 
   /// A catalog with only the built-in types and no actions.
   public static let empty = Catalog()
+
+  /// A value as it may appear in traces, errors and logs: secrets hidden, numbers masked.
+  public func display(_ value: Value, as type: ValueType) -> String {
+    if case .scalar(let name) = type, let rules = scalars[name], case .string(let text) = value {
+      return rules.display(text)
+    }
+    return value.description
+  }
+}
+
+/// The rules of one scalar type of a catalog (a phone number, a verification code).
+public struct ScalarRules: Sendable {
+  /// Reads text into its canonical form, or says what is wrong with it (without echoing it
+  /// when the type is secret).
+  public var parse: @Sendable (String) -> Result<String, ScalarError>
+  /// How the value is shown outside the service that owns it (masked, or hidden entirely).
+  public var display: @Sendable (String) -> String
+  /// True for values that must never be shown (verification codes).
+  public var isSecret: Bool
+
+  public init(
+    isSecret: Bool = false, parse: @escaping @Sendable (String) -> Result<String, ScalarError>,
+    display: @escaping @Sendable (String) -> String
+  ) {
+    self.isSecret = isSecret
+    self.parse = parse
+    self.display = display
+  }
+}
+
+/// Why a text is not a valid value of a scalar type, in words for the person who typed it.
+public struct ScalarError: Error, Sendable, Hashable {
+  public var message: String
+
+  public init(_ message: String) {
+    self.message = message
+  }
 }
 
 /// What an action takes and what it gives back for later guards to read.

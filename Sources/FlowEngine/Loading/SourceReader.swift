@@ -8,6 +8,8 @@ public enum SourceReader {
     public var source: SourceText
     public var root: YAMLNode?
     public var diagnostics: [Diagnostic]
+    /// SHA-256 of the bytes as read, in hex (empty when nothing could be read).
+    public var contentHash: String = ""
   }
 
   /// Reads the file at `path`; an unreadable file is reported as a diagnostic at 1:1.
@@ -56,6 +58,7 @@ public enum SourceReader {
     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
       return Result(source: source, root: nil, diagnostics: [])
     }
+    let contentHash = FlowCompiler.hash(input)
     let output = YAMLComposer(limits: limits).compose(bytes)
     var diagnostics = output.diagnostics
     // A tab in the indentation is the usual cause of a syntax error on its line (or the next,
@@ -70,7 +73,7 @@ public enum SourceReader {
     }
     return Result(
       source: source, root: diagnostics.hasErrors && output.root == nil ? nil : output.root,
-      diagnostics: diagnostics)
+      diagnostics: diagnostics, contentHash: contentHash)
   }
 
   private static func indentationTab(

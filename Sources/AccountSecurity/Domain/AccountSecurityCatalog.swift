@@ -59,6 +59,9 @@ public enum AccountSecurityCatalog {
         .init(
           "maxAttempts", .int, summary: "consecutive failures that lock verification (1 to 100)",
           range: 1...100),
+        .init(
+          "to", phone, required: false,
+          summary: "the number the code must have been sent to (default: the target's number)"),
       ],
       result: [
         .init("ok", .bool, summary: "the code was right, in time and unused"),
@@ -90,5 +93,39 @@ public enum AccountSecurityCatalog {
   public static let catalog = Catalog(
     types: [role, channel, codePurpose, phone, code, email, .record(user)],
     actions: actions,
-    requiredContext: [("actor", "user"), ("target", "user")])
+    requiredContext: [("actor", "user"), ("target", "user")],
+    scalars: [
+      "phone": ScalarRules(
+        parse: { text in
+          do throws(PhoneNumber.ParseError) {
+            return .success(try PhoneNumber(parsing: text).e164)
+          } catch {
+            return .failure(ScalarError(error.description))
+          }
+        },
+        display: { PhoneNumber.mask($0) }),
+      "code": ScalarRules(
+        isSecret: true,
+        parse: { text in
+          let digits = text.trimmingWhitespace()
+          guard (6...10).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber })
+          else {
+            return .failure(ScalarError("must be the 6 to 10 digits of the code"))
+          }
+          return .success(digits)
+        },
+        display: { _ in "[hidden]" }),
+      "email": ScalarRules(
+        parse: { text in
+          let trimmed = text.trimmingWhitespace()
+          guard trimmed.contains("@"), !trimmed.hasPrefix("@"), !trimmed.hasSuffix("@") else {
+            return .failure(ScalarError("must be an email address"))
+          }
+          return .success(trimmed)
+        },
+        display: { text in
+          guard let at = text.firstIndex(of: "@") else { return "***" }
+          return String(text.prefix(1)) + "***" + String(text[at...])
+        }),
+    ])
 }

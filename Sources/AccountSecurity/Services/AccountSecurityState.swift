@@ -1,0 +1,56 @@
+public import FlowEngine
+
+/// Everything the in-memory services hold, as one value: copying it is how a step is made
+/// atomic (keep the copy on failure), and comparing it is how tests prove nothing changed.
+public struct AccountSecurityState: Sendable, Hashable {
+  public var accounts: [String: Account] = [:]
+  public var users: [String: User] = [:]
+  public var codes: [IssuedCode] = []
+  /// Consecutive failed verifications per user and authenticator (destination).
+  public var failures: [String: Int] = [:]
+  /// When each user was last sent a code for each purpose (`user|purpose`), for the resend
+  /// cooldown.
+  public var lastSend: [String: Int] = [:]
+  public var outbox: [OutboundMessage] = []
+  public var audit: [AuditEntry] = []
+  public var routes: [CallRoute] = []
+  public var phoneChanges: [PhoneChange] = []
+  public var nextCodeID = 1
+
+  public init() {}
+
+  public mutating func add(_ account: Account) {
+    accounts[account.id] = account
+  }
+
+  public mutating func add(_ user: User) {
+    users[user.id] = user
+  }
+
+  /// The messages delivered to a destination (a phone number or email), oldest first.
+  public func inbox(of destination: String) -> [OutboundMessage] {
+    outbox.filter { $0.destination == destination }
+  }
+
+  /// Where calls to `line` ring.
+  public func route(for line: String) -> String? {
+    routes.first { $0.line == line }?.userID
+  }
+
+  static func failureKey(user: String, destination: String) -> String { "\(user)|\(destination)" }
+
+  /// The facts a flow reads about a user, named under `prefix` (`actor.role`, …).
+  public func facts(of userID: String, as prefix: String) -> [String: Value]? {
+    guard let user = users[userID] else { return nil }
+    return [
+      "\(prefix).id": .string(user.id),
+      "\(prefix).name": .string(user.name),
+      "\(prefix).role": .string(user.role.rawValue),
+      "\(prefix).account": .string(user.account),
+      "\(prefix).phone": .string(user.phone.e164),
+      "\(prefix).email": .string(user.email),
+      "\(prefix).twoFactor.enabled": .bool(user.twoFactor.enabled),
+      "\(prefix).twoFactor.channel": .string(user.twoFactor.channel.rawValue),
+    ]
+  }
+}

@@ -1,0 +1,113 @@
+/// A validated flow turned into tables: states, events and values interned to integers,
+/// transitions indexed by state and event, guards compiled once into expression trees over
+/// value slots. A step does no string parsing and no look-up by name.
+public struct CompiledFlow: Sendable {
+  public let id: String
+  public let version: Int
+  public let title: String
+  /// SHA-256 of the flow file's bytes, so a session can tell which text it started on.
+  public let contentHash: String
+  public let catalog: Catalog
+  /// The definition it was compiled from, for diagrams and analysis.
+  public let definition: FlowDefinition
+
+  public let states: [CompiledState]
+  public let stateIndex: [String: Int]
+  public let start: Int
+  public let events: [CompiledEvent]
+  public let eventIndex: [String: Int]
+  /// Every value a session holds: context facts (flattened, `actor.role`) and action results
+  /// (`verifyCode.ok`), in a fixed order.
+  public let slots: [Slot]
+  public let slotIndex: [String: Int]
+  /// Payload fields by name across all events (a name has one type in a flow).
+  public let payloadFields: [PayloadSlot]
+  public let payloadIndex: [String: Int]
+  /// The declared context fields with their types, in file order.
+  public let context: [(name: String, type: ValueType)]
+
+  public struct Slot: Sendable {
+    public enum Kind: Sendable, Hashable {
+      /// Read from the host when the session starts.
+      case fact
+      /// Written by an action; starts at its type's zero value.
+      case result
+    }
+
+    public var name: String
+    public var type: ValueType
+    public var kind: Kind
+  }
+
+  public struct PayloadSlot: Sendable {
+    public var name: String
+    public var type: ValueType
+  }
+}
+
+extension CompiledFlow: CustomStringConvertible {
+  public var description: String {
+    "\(id) v\(version) (\(states.count) states, \(events.count) events, \(contentHash.prefix(12)))"
+  }
+}
+
+public struct CompiledState: Sendable {
+  public let name: String
+  public let isFinal: Bool
+  public let outcome: String?
+  public let description: String?
+  /// Indexed by event id; empty when the state does not accept that event.
+  public let handlers: [[CompiledTransition]]
+  public let always: [CompiledTransition]
+  /// The events this state accepts, by name, sorted: what a rejection lists.
+  public let acceptedEvents: [String]
+}
+
+public struct CompiledEvent: Sendable {
+  public let name: String
+  /// Declared payload fields: name, type, and the global payload slot.
+  public let fields: [(name: String, type: ValueType, slot: Int)]
+}
+
+public struct CompiledTransition: Sendable {
+  public let target: Int
+  public let condition: CompiledCondition?
+  public let actions: [CompiledAction]
+  public let description: String?
+  public let location: SourceLocation
+}
+
+/// A transition's `when`, compiled, with what a trace needs to explain it.
+public struct CompiledCondition: Sendable {
+  public let expression: CompiledExpression
+  /// The condition as written in the flow.
+  public let text: String
+  /// The values it reads, for "the values it saw" in traces and rejections.
+  public let inputs: [Operand]
+  /// The named guards it uses, directly or through other guards.
+  public let guards: [(name: String, expression: CompiledExpression)]
+}
+
+public struct CompiledAction: Sendable {
+  public let name: String
+  public let arguments: [(name: String, value: CompiledExpression)]
+  /// Result fields and the slots they are written to.
+  public let results: [(field: String, slot: Int)]
+}
+
+/// Where an expression reads a value from.
+public enum Operand: Sendable, Hashable {
+  case slot(Int)
+  case payload(Int)
+}
+
+/// A guard or argument expression over slots, ready to evaluate.
+public indirect enum CompiledExpression: Sendable {
+  case constant(Value)
+  case read(Operand)
+  case not(CompiledExpression)
+  case and(CompiledExpression, CompiledExpression)
+  case or(CompiledExpression, CompiledExpression)
+  case compare(ComparisonOperator, CompiledExpression, CompiledExpression)
+  case member(CompiledExpression, [Value])
+}

@@ -1,0 +1,26 @@
+internal import Foundation
+internal import Synchronization
+
+/// The wall clock, for real runs.
+public struct SystemClock: FlowClock {
+  public init() {}
+
+  public func now() -> Int { Int(Date().timeIntervalSince1970) }
+}
+
+/// A clock that moves only when told: tests and dry runs advance it to expire codes.
+public final class ManualClock: FlowClock {
+  private let current: Mutex<Int>
+
+  /// Starts at `start` seconds since 1970 (default 2026-01-01T09:00:00Z).
+  public init(start: Int = 1_767_258_000) {
+    current = Mutex(start)
+  }
+
+  public func now() -> Int { current.withLock { $0 } }
+
+  /// Moves the clock forward by `seconds`.
+  public func advance(by seconds: Int) {
+    current.withLock { $0 += seconds }
+  }
+}

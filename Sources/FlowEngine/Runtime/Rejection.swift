@@ -1,0 +1,51 @@
+/// Why an event was not taken. A rejected event leaves the session exactly as it was.
+public enum Rejection: Sendable, Hashable, CustomStringConvertible {
+  /// The flow declares no such event.
+  case unknownEvent(event: String, declared: [String])
+  /// The event exists but this state does not accept it.
+  case notAccepted(event: String, state: String, accepted: [String])
+  /// A payload field is missing, undeclared or not a valid value of its type.
+  case invalidPayload(event: String, field: String, problem: String)
+  /// The state accepts the event but no transition's guard held.
+  case noTransitionEnabled(event: String, state: String, guards: [GuardTrace])
+  /// An action refused or failed; nothing of the step was kept.
+  case actionFailed(action: String, message: String)
+  /// The session already ended.
+  case sessionEnded(state: String, outcome: String)
+  /// `always` transitions kept firing past the bound (a validated flow cannot do this).
+  case runaway(state: String, limit: Int)
+
+  /// A stable kebab-case name for tools and tests.
+  public var kind: String {
+    switch self {
+    case .unknownEvent: "unknown-event"
+    case .notAccepted: "not-accepted"
+    case .invalidPayload: "invalid-payload"
+    case .noTransitionEnabled: "guard-false"
+    case .actionFailed: "action-failed"
+    case .sessionEnded: "session-ended"
+    case .runaway: "runaway"
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .unknownEvent(let event, let declared):
+      return "unknown event '\(event)'; the flow declares: \(declared.joined(separator: ", "))"
+    case .notAccepted(let event, let state, let accepted):
+      let list = accepted.isEmpty ? "none" : accepted.joined(separator: ", ")
+      return "event '\(event)' is not accepted in state '\(state)'; it accepts: \(list)"
+    case .invalidPayload(let event, let field, let problem):
+      return "invalid payload for '\(event)': field '\(field)' \(problem)"
+    case .noTransitionEnabled(let event, let state, let guards):
+      let tried = guards.map { "\($0)" }.joined(separator: "; ")
+      return "no transition for '\(event)' in state '\(state)' is enabled: \(tried)"
+    case .actionFailed(let action, let message):
+      return "action '\(action)' failed: \(message)"
+    case .sessionEnded(let state, let outcome):
+      return "the session has ended in state '\(state)' (outcome \(outcome))"
+    case .runaway(let state, let limit):
+      return "more than \(limit) 'always' transitions in one step, last in state '\(state)'"
+    }
+  }
+}
