@@ -18,6 +18,7 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
   ],
   targets: [
     // Domain-free: model, loading, validation (and later compilation, runtime, analysis).
@@ -28,6 +29,7 @@ let package = Package(
       dependencies: [
         .product(name: "Yams", package: "Yams"),
         .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSettings
     ),
@@ -60,7 +62,9 @@ let package = Package(
     ),
     .testTarget(
       name: "AccountSecurityTests",
-      dependencies: ["FlowEngine", "AccountSecurity"],
+      dependencies: [
+        "FlowEngine", "AccountSecurity", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -101,3 +101,96 @@ struct Harness: CustomStringConvertible {
 
   func user(_ id: String) -> User { state.users[id]! }
 }
+
+/// One step of a scripted run: an event, a wait, or a code read off a phone's inbox.
+enum ScriptStep: Sendable, CustomStringConvertible {
+  case event(String, [String: Value] = [:])
+  /// `submitCode` with the last code delivered to this destination.
+  case codeFrom(String)
+  case wait(Int)
+
+  var description: String {
+    switch self {
+    case .event(let name, _): name
+    case .codeFrom(let destination): "submitCode(code from \(destination))"
+    case .wait(let seconds): "wait \(seconds)s"
+    }
+  }
+}
+
+struct Script: Sendable, CustomStringConvertible {
+  var name: String
+  var flow: String
+  var actor: String
+  var target: String
+  var steps: [ScriptStep]
+
+  var description: String { name }
+
+  /// Plays the steps from `start` (default all); returns the harness afterwards.
+  func play(_ run: inout Harness, from start: Int = 0, to end: Int? = nil) {
+    for step in steps[start..<(end ?? steps.count)] {
+      switch step {
+      case .event(let name, let payload): run.send(name, payload)
+      case .codeFrom(let destination):
+        run.send("submitCode", ["code": .string(run.lastCode(to: destination) ?? "000000")])
+      case .wait(let seconds): run.clock.advance(by: seconds)
+      }
+    }
+  }
+
+  static let newNumber = "+15550109999"
+
+  /// Runs that together rest in every state of both shipped flows.
+  static let all: [Script] = [
+    Script(
+      name: "own: happy path", flow: Harness.ownFlowPath, actor: "ada", target: "ada",
+      steps: [
+        .event("disable2FA"), .codeFrom("+15550100001"),
+        .event("editPhone", ["phone": .string(newNumber)]),
+        .event("editPhone", ["phone": .string("+15550108888")]), .event("save"),
+        .event("enable2FA"),
+        .event("submitCode", ["code": .string("000001")]), .codeFrom("+15550108888"),
+      ]),
+    Script(
+      name: "own: lockout after a resend", flow: Harness.ownFlowPath, actor: "ada", target: "ada",
+      steps: [
+        .event("disable2FA"), .event("submitCode", ["code": .string("000001")]), .wait(31),
+        .event("resendCode"),
+        .event("submitCode", ["code": .string("000001")]),
+        .event("submitCode", ["code": .string("000001")]),
+        .event("submitCode", ["code": .string("000001")]),
+        .event("submitCode", ["code": .string("000001")]),
+      ]),
+    Script(
+      name: "own: no access", flow: Harness.ownFlowPath, actor: "ada", target: "ada",
+      steps: [.event("disable2FA"), .event("reportNoAccess")]),
+    Script(
+      name: "own: cancel while editing", flow: Harness.ownFlowPath, actor: "alan", target: "alan",
+      steps: [.event("editPhone", ["phone": .string(newNumber)]), .event("cancel")]),
+    Script(
+      name: "own: expired code then new one", flow: Harness.ownFlowPath, actor: "alan",
+      target: "alan",
+      steps: [
+        .event("editPhone", ["phone": .string(newNumber)]), .event("save"), .event("enable2FA"),
+        .wait(601),
+        .codeFrom(newNumber), .event("resendCode"), .codeFrom(newNumber),
+      ]),
+    Script(
+      name: "own: technician denied", flow: Harness.ownFlowPath, actor: "tess", target: "tess",
+      steps: []),
+    Script(
+      name: "team: change a member's number", flow: Harness.teamFlowPath, actor: "ada",
+      target: "tess",
+      steps: [
+        .event("save"), .event("editPhone", ["phone": .string(newNumber)]),
+        .event("editPhone", ["phone": .string("+4915112345678")]),
+        .event("save"),
+      ]),
+    Script(
+      name: "team: cancel", flow: Harness.teamFlowPath, actor: "ada", target: "mia",
+      steps: [.event("editPhone", ["phone": .string(newNumber)]), .event("cancel")]),
+    Script(
+      name: "team: denied", flow: Harness.teamFlowPath, actor: "tess", target: "mia", steps: []),
+  ]
+}

@@ -22,6 +22,22 @@ public struct IssuedCode: Sendable, Hashable {
   public var used = false
   public var invalidated = false
 
+  public init(
+    id: Int, user: String, purpose: CodePurpose, session: String, destination: String,
+    salt: [UInt8],
+    hash: [UInt8], issuedAt: Int, expiresAt: Int
+  ) {
+    self.id = id
+    self.user = user
+    self.purpose = purpose
+    self.session = session
+    self.destination = destination
+    self.salt = salt
+    self.hash = hash
+    self.issuedAt = issuedAt
+    self.expiresAt = expiresAt
+  }
+
   var isActive: Bool { !used && !invalidated }
 
   /// SHA-256 over the salt and the code.

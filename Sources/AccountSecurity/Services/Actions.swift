@@ -197,7 +197,13 @@ struct Actions {
     var user = try target()
     let previous = user.phone
     user.phone = number
-    if previous != number { user.phoneVerified = false }
+    if previous != number {
+      // Proven already when a code sent to it was verified in this session (verify-first flows).
+      user.phoneVerified = state.codes.contains {
+        $0.user == user.id && $0.destination == number.e164 && $0.used
+          && $0.session == context.session
+      }
+    }
     state.users[user.id] = user
     state.phoneChanges.append(
       PhoneChange(

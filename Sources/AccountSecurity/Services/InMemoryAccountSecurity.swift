@@ -13,6 +13,13 @@ public final class InMemoryAccountSecurity: FlowServices {
   public let clock: any FlowClock
   public let codes: any CodeGenerator
   public let policy: CodePolicy
+  /// Faults to inject, by action name: the next call of that action fails with the message.
+  private let faults = Mutex<[String: String]>([:])
+
+  /// Makes the next call of `action` fail (to test that a step is kept whole or not at all).
+  public func failNext(_ action: String, message: String = "injected failure") {
+    faults.withLock { $0[action] = message }
+  }
 
   public init(
     state: AccountSecurityState = AccountSecurityState(), clock: any FlowClock,
@@ -59,6 +66,9 @@ public final class InMemoryAccountSecurity: FlowServices {
   }
 
   public func perform(_ request: ActionRequest) throws(ActionFailure) -> [String: Value] {
+    if let fault = faults.withLock({ $0.removeValue(forKey: request.action) }) {
+      throw ActionFailure(fault)
+    }
     let context = SessionContext(request.session)
     return try state.withLock {
       (state: inout AccountSecurityState) throws(ActionFailure) -> [String: Value] in

@@ -1,14 +1,38 @@
+public import Logging
+
 /// Runs sessions of one flow against the services: asks the pure `FlowMachine` what to do,
 /// performs the planned actions through `FlowServices`, and keeps all of a step or none of it.
 public struct FlowRunner: Sendable {
   public let machine: FlowMachine
   public let services: any FlowServices
   public let clock: any FlowClock
+  /// Gets one line per step: flow, session, event, states, outcome or rejection kind. Payload
+  /// values are never logged.
+  public let logger: Logger
 
-  public init(flow: CompiledFlow, services: any FlowServices, clock: any FlowClock) {
+  public init(
+    flow: CompiledFlow, services: any FlowServices, clock: any FlowClock,
+    logger: Logger = Logger(label: "flowengine.runner")
+  ) {
     self.machine = FlowMachine(flow: flow)
     self.services = services
     self.clock = clock
+    self.logger = logger
+  }
+
+  private func log(_ trace: StepTrace, session: Session) {
+    var metadata: Logger.Metadata = [
+      "flow": "\(flow.id)", "session": "\(session.id)", "event": "\(trace.event ?? "(start)")",
+      "from": "\(trace.from)", "to": "\(trace.to)",
+    ]
+    if let rejection = trace.rejection {
+      metadata["rejected"] = "\(rejection.kind)"
+      logger.notice("event rejected", metadata: metadata)
+    } else {
+      if let outcome = trace.outcome { metadata["outcome"] = "\(outcome)" }
+      metadata["effects"] = "\(trace.effects.map(\.action).joined(separator: ","))"
+      logger.info("step", metadata: metadata)
+    }
   }
 
   public var flow: CompiledFlow { machine.flow }
@@ -101,6 +125,7 @@ public struct FlowRunner: Sendable {
       to: working.state,
       rejection: nil, transitions: transitions, outcome: working.outcome)
     services.record(trace, of: working)
+    log(trace, session: working)
     return StepResult(session: working, trace: trace)
   }
 
@@ -112,6 +137,7 @@ public struct FlowRunner: Sendable {
       to: session.state,
       rejection: rejection, transitions: [], outcome: nil)
     services.record(trace, of: session)
+    log(trace, session: session)
     return StepResult(session: session, trace: trace)
   }
 
