@@ -45,6 +45,7 @@ let package = Package(
         "FlowEngine",
         "AccountSecurity",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSettings
     ),

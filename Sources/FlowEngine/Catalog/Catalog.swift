@@ -36,6 +36,7 @@ public struct Catalog: Sendable {
     if case .scalar(let name) = type, let rules = scalars[name], case .string(let text) = value {
       return rules.display(text)
     }
+    if case .string(let text) = value { return text }
     return value.description
   }
 }

@@ -1,7 +1,7 @@
 /// "Did you mean …?" for misspelt names: the closest candidate within a small edit distance.
-enum Suggestion {
+public enum Suggestion {
   /// The candidate nearest to `name`, if it is close enough to be a plausible typo.
-  static func closest(to name: String, in candidates: some Sequence<String>) -> String? {
+  public static func closest(to name: String, in candidates: some Sequence<String>) -> String? {
     let target = Array(name.lowercased().unicodeScalars)
     var best: (name: String, distance: Int)?
     for candidate in candidates {
@@ -14,7 +14,7 @@ enum Suggestion {
   }
 
   /// " (did you mean 'x'?)" or "": appended to messages about unknown names.
-  static func hint(for name: String, in candidates: some Sequence<String>) -> String {
+  public static func hint(for name: String, in candidates: some Sequence<String>) -> String {
     closest(to: name, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
   }
 

@@ -1,0 +1,111 @@
+public import FlowEngine
+
+/// A session of a flow on in-memory services with a simulated clock and inboxes: what
+/// `flowctl run` drives. Nothing is sent anywhere; deliveries land in the simulated inbox.
+public final class DryRun {
+  public let flow: CompiledFlow
+  public let clock: ManualClock
+  public let services: InMemoryAccountSecurity
+  public let runner: FlowRunner
+  public private(set) var session: Session
+  /// The trace of the session's start (its initial `always` transitions).
+  public let startTrace: StepTrace
+  private var deliveredCount = 0
+
+  /// Starts a session for `actor` and `target` (user ids of the world). Codes come from a
+  /// seeded generator so that a dry run is repeatable.
+  public init(
+    flow: CompiledFlow, world: AccountSecurityState, actor: String, target: String,
+    seed: UInt64 = 2_026,
+    sessionID: String = "dry-run"
+  ) throws(UnknownUser) {
+    self.flow = flow
+    clock = ManualClock()
+    services = InMemoryAccountSecurity(
+      state: world, clock: clock, codes: SeededCodeGenerator(seed: seed))
+    runner = FlowRunner(flow: flow, services: services, clock: clock)
+    let facts: [String: Value]
+    switch services.facts(actor: actor, target: target) {
+    case .success(let found): facts = found
+    case .failure(let unknown): throw unknown
+    }
+    do {
+      let started = try runner.start(sessionID: sessionID, facts: facts)
+      session = started.session
+      startTrace = started.trace
+    } catch {
+      // The catalog's facts always match its own flows' context; a mismatch is a host bug.
+      fatalError("the directory's facts do not fit the flow: \(error)")
+    }
+  }
+
+  /// Sends an event; a payload value `$received` stands for the last code delivered to the
+  /// destination the flow is verifying.
+  @discardableResult
+  public func send(_ event: String, _ payload: [String: Value] = [:]) -> FlowRunner.StepResult {
+    var resolved = payload
+    for (name, value) in payload where value == .string(EventScript.receivedCode) {
+      if let code = receivedCode { resolved[name] = .string(code) }
+    }
+    let result = runner.send(session, event, resolved)
+    session = result.session
+    return result
+  }
+
+  /// Moves the simulated clock forward.
+  public func wait(_ seconds: Int) {
+    clock.advance(by: seconds)
+  }
+
+  /// The code a person would read off the phone now: the last one delivered to the
+  /// destination of this session's newest code.
+  public var receivedCode: String? {
+    let state = services.snapshot
+    guard let pending = state.codes.last(where: { $0.session == session.id }) else { return nil }
+    return state.inbox(of: pending.destination).last { $0.code != nil }?.code
+  }
+
+  /// Messages delivered since the last call (for showing them as they arrive).
+  public func newDeliveries() -> [OutboundMessage] {
+    let outbox = services.snapshot.outbox
+    defer { deliveredCount = outbox.count }
+    return Array(outbox.dropFirst(deliveredCount))
+  }
+
+  /// What each event the current state accepts would do now, without doing it: the target
+  /// state, or why it would be rejected. Events with payload fields are previewed as accepted
+  /// "with a valid payload" only when their guards do not read the payload.
+  public func preview() -> [(event: String, fields: [String], outcome: String)] {
+    let state = flow.states[session.stateID]
+    return state.acceptedEvents.map { name in
+      let event = flow.events[flow.eventIndex[name]!]
+      let fields = event.fields.map(\.name)
+      var sample: [String: Value] = [:]
+      for field in event.fields { sample[field.name] = Self.sample(for: field.type) }
+      switch runner.machine.decide(session, event: name, payload: sample) {
+      case .accepted(let choice):
+        let target = flow.states[choice.transition.target].name
+        let actions = choice.transition.actions.map(\.name)
+        return (
+          name, fields,
+          "→ \(target)" + (actions.isEmpty ? "" : " (\(actions.joined(separator: ", ")))")
+        )
+      case .rejected(let rejection):
+        return (name, fields, "rejected: \(rejection)")
+      }
+    }
+  }
+
+  private static func sample(for type: ValueType) -> Value {
+    switch type {
+    case .scalar("phone"): .string("+15550100000")
+    case .scalar("code"): .string("000000")
+    case .scalar("email"): .string("someone@example.test")
+    case .int: .int(0)
+    case .bool: .bool(false)
+    case .duration: .duration(0)
+    case .enumeration(_, let cases): .string(cases.first ?? "")
+    default: .string("")
+    }
+  }
+}

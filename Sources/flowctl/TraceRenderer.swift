@@ -1,0 +1,151 @@
+import AccountSecurity
+import FlowEngine
+import Foundation
+
+/// Prints dry-run steps: a readable trace for people (in color on a terminal), or one JSON
+/// object per line for tools. Codes never appear: payloads, arguments and deliveries show them
+/// hidden; phone numbers are masked.
+struct TraceRenderer {
+  var json: Bool
+  var color: Bool
+
+  private func paint(_ text: String, _ code: String) -> String {
+    color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+  }
+
+  private func bold(_ text: String) -> String { paint(text, "1") }
+
+  func header(flow: CompiledFlow, worldPath: String, actor: User, target: User) -> String? {
+    guard !json else { return nil }
+    return """
+      \(bold("flow \(flow.id) v\(flow.version)")): \(flow.title)
+      actor \(actor.id) (\(actor.name), \(actor.role.rawValue), \(actor.account)) · target \(target.id) (\(target.name)) · world \(worldPath)
+
+
+      """
+  }
+
+  /// One step; `event` nil for the session's start.
+  func step(_ trace: StepTrace, deliveries: [OutboundMessage]) -> String {
+    json ? jsonLine(trace, deliveries: deliveries) : text(trace, deliveries: deliveries)
+  }
+
+  func wait(_ seconds: Int) -> String? {
+    json ? nil : paint("wait \(Value.format(duration: seconds))", "2") + " (simulated clock)\n"
+  }
+
+  func end(_ session: Session, accepted: Bool) -> String {
+    if json {
+      var object: [String: Any] = ["state": session.state, "final": session.isFinal]
+      if let outcome = session.outcome { object["outcome"] = outcome }
+      return Self.line(object)
+    }
+    if let outcome = session.outcome {
+      return "\n"
+        + paint("■ final state \(session.state), outcome \(outcome)", accepted ? "1;32" : "1;33")
+        + "\n"
+    }
+    return "\n" + paint("□ stopped in \(session.state), which is not final", "1;33") + "\n"
+  }
+
+  // MARK: - Text
+
+  private func text(_ trace: StepTrace, deliveries: [OutboundMessage]) -> String {
+    var title = trace.event ?? "start"
+    if !trace.payload.isEmpty {
+      title += " {" + trace.payload.map { "\($0.name): \($0.value)" }.joined(separator: ", ") + "}"
+    }
+    var out = ""
+    if let rejection = trace.rejection {
+      out += paint("✗ \(title)", "1;31") + " rejected in \(bold(trace.from)) (\(rejection.kind))\n"
+      out += "    \(rejection)\n"
+      for guardTrace in trace.guards { out += "    guard   \(guardLine(guardTrace))\n" }
+      return out
+    }
+    out += paint("▸ \(title)", "1;36") + "  \(trace.from) → \(bold(trace.to))\n"
+    for transition in trace.transitions {
+      let kind = transition.isEventless ? " (always)" : ""
+      out += "  \(transition.from) → \(transition.to)\(kind)\n"
+      for guardTrace in transition.guards { out += "    guard   \(guardLine(guardTrace))\n" }
+      for effect in transition.effects { out += "    effect  \(effect)\n" }
+    }
+    for message in deliveries {
+      out +=
+        "    " + paint("✉ \(message.channel.rawValue) to \(masked(message))", "35")
+        + ": \(body(message))\n"
+    }
+    return out
+  }
+
+  private func guardLine(_ trace: GuardTrace) -> String {
+    let value = paint(String(trace.value), trace.value ? "32" : "33")
+    var line = "\(trace.condition) → \(value)"
+    let seen =
+      trace.guards.map { "\($0.name)=\($0.value)" } + trace.inputs.map { "\($0.name)=\($0.value)" }
+    if !seen.isEmpty { line += paint("  (\(seen.joined(separator: ", ")))", "2") }
+    return line
+  }
+
+  private func masked(_ message: OutboundMessage) -> String {
+    switch message.channel {
+    case .sms: PhoneNumber.mask(message.destination)
+    case .email:
+      AccountSecurityCatalog.catalog.display(
+        .string(message.destination), as: AccountSecurityCatalog.email)
+    }
+  }
+
+  /// The message as delivered, with any code replaced: it is in the simulated inbox
+  /// (`$received` in an events file reads it).
+  private func body(_ message: OutboundMessage) -> String {
+    guard let code = message.code else { return message.body }
+    return message.body.replacingOccurrences(
+      of: code, with: String(repeating: "•", count: code.count))
+      + " (code in the simulated inbox)"
+  }
+
+  // MARK: - JSON
+
+  private func jsonLine(_ trace: StepTrace, deliveries: [OutboundMessage]) -> String {
+    var object: [String: Any] = [
+      "event": trace.event ?? NSNull(),
+      "from": trace.from,
+      "to": trace.to,
+      "accepted": trace.accepted,
+      "guards": trace.guards.map { guardTrace -> [String: Any] in
+        [
+          "guard": guardTrace.condition, "value": guardTrace.value,
+          "uses": Dictionary(
+            guardTrace.guards.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+          "inputs": Dictionary(
+            guardTrace.inputs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+        ]
+      },
+      "effects": trace.effects.map { effect -> [String: Any] in
+        [
+          "action": effect.action,
+          "arguments": Dictionary(
+            effect.arguments.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+          "results": Dictionary(
+            effect.results.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+        ]
+      },
+      "path": [trace.from] + trace.transitions.map(\.to),
+      "deliveries": deliveries.map { ["channel": $0.channel.rawValue, "to": masked($0)] },
+    ]
+    if let rejection = trace.rejection {
+      object["reason"] = rejection.description
+      object["rejection"] = rejection.kind
+    }
+    if let outcome = trace.outcome { object["outcome"] = outcome }
+    return Self.line(object)
+  }
+
+  static func line(_ object: [String: Any]) -> String {
+    guard
+      let data = try? JSONSerialization.data(
+        withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    else { return "{}\n" }
+    return String(decoding: data, as: UTF8.self) + "\n"
+  }
+}
