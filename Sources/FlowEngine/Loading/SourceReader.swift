@@ -15,11 +15,13 @@ public enum SourceReader {
   /// Reads the file at `path`; an unreadable file is reported as a diagnostic at 1:1.
   public static func read(path: String, limits: LoadLimits = .standard) -> Result {
     let origin = SourceLocation(line: 1, column: 1)
-    guard let handle = FileHandle(forReadingAtPath: path) else {
+    var isDirectory: ObjCBool = false
+    let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+    guard exists, !isDirectory.boolValue, let handle = FileHandle(forReadingAtPath: path) else {
       return Result(
         source: SourceText(path: path, text: ""), root: nil,
         diagnostics: [
-          Diagnostic(.unreadableFile, "cannot open the file (missing, or not readable)", at: origin)
+          Diagnostic(.unreadableFile, "cannot open the file (missing, a directory, or not readable)", at: origin)
         ])
     }
     defer { try? handle.close() }

@@ -35,7 +35,9 @@ extension ValidationRun {
             .deadEnd,
             "state '\(name)' has no way out: give it 'on' events or 'always' transitions, or make it final: true with an outcome",
             at: state.name.location, length: name.count)
-        } else if state.on.isEmpty && !state.always.contains(where: { Self.alwaysMatches($0) }) {
+        } else if state.on.isEmpty && !state.always.isEmpty
+          && !state.always.contains(where: { Self.alwaysMatches($0) })
+        {
           report(
             .mayGetStuck,
             "state '\(name)' may get stuck: when none of its 'always' conditions holds, no event can leave it; add a last transition without 'when'",
@@ -98,8 +100,12 @@ extension ValidationRun {
   /// A transition without `when`, or with `when: true`, is taken whenever it is tried.
   static func alwaysMatches(_ transition: TransitionDefinition) -> Bool {
     guard let source = transition.guardSource else { return true }
-    if let parsed = source.parsed, case .literal(.bool(true)) = parsed.kind { return true }
-    return source.text == "true"
+    if let parsed = source.parsed ?? (try? ExpressionParser.parse(source.text)),
+      case .literal(.bool(true)) = parsed.kind
+    {
+      return true
+    }
+    return false
   }
 
   private mutating func checkAction(_ call: ActionCall, event: EventBinding) -> ActionCall {
