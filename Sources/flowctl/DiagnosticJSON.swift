@@ -30,7 +30,7 @@ enum DiagnosticJSON {
     var length: Int
   }
 
-  static func render(_ documents: [FlowDocument], errors: Int, warnings: Int) -> String {
+  static func render(_ documents: [CheckedFile], errors: Int, warnings: Int) -> String {
     let report = Report(
       files: documents.map { document in
         File(

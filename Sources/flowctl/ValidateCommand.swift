@@ -41,8 +41,10 @@ struct ValidateCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
-    let documents = files.map {
-      FlowDocument.load(path: $0, catalog: AccountSecurityCatalog.catalog)
+    // Each flow is loaded, validated and, when valid, its checks are proven over every path.
+    let documents = files.map { path -> CheckedFile in
+      let document = FlowDocument.load(path: path, catalog: AccountSecurityCatalog.catalog)
+      return CheckedFile(source: document.source, diagnostics: FlowChecker.validate(document))
     }
     let errors = documents.reduce(0) { $0 + $1.diagnostics.filter { $0.severity == .error }.count }
     let warnings = documents.reduce(0) {
@@ -69,4 +71,12 @@ struct ValidateCommand: ParsableCommand {
       throw ExitCode(1)
     }
   }
+}
+
+/// A file's source and everything found in it.
+struct CheckedFile {
+  var source: SourceText
+  var diagnostics: [Diagnostic]
+
+  var hasErrors: Bool { diagnostics.hasErrors }
 }

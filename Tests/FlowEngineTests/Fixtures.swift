@@ -23,7 +23,8 @@ enum Fixtures {
     let data = FileManager.default.contents(atPath: path(folder, name)) ?? Data()
     let document = FlowDocument.parse(
       bytes: [UInt8](data), path: name, catalog: AccountSecurityCatalog.catalog)
-    return (document, DiagnosticRenderer().render(document.diagnostics, in: document.source))
+    let diagnostics = FlowChecker.validate(document)
+    return (document, DiagnosticRenderer().render(diagnostics, in: document.source))
   }
 
   static func expected(folder: String, name: String) -> String? {

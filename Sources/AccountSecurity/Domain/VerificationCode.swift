@@ -110,10 +110,14 @@ public final class SeededCodeGenerator: CodeGenerator, @unchecked Sendable {
     }
   }
 
+  /// Never "000000": scripts and the path explorer use it as a code that is always wrong.
   public func makeCode() -> String {
-    let number = next() % 1_000_000
-    let text = String(number)
-    return String(repeating: "0", count: 6 - text.count) + text
+    while true {
+      let number = next() % 1_000_000
+      if number == 0 { continue }
+      let text = String(number)
+      return String(repeating: "0", count: 6 - text.count) + text
+    }
   }
 
   public func makeSalt() -> [UInt8] {

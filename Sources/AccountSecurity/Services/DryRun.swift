@@ -34,8 +34,7 @@ public final class DryRun {
       session = started.session
       startTrace = started.trace
     } catch {
-      // The catalog's facts always match its own flows' context; a mismatch is a host bug.
-      fatalError("the directory's facts do not fit the flow: \(error)")
+      throw UnknownUser(id: actor == target ? actor : "\(actor)/\(target)", problem: error.message)
     }
   }
 
@@ -60,9 +59,7 @@ public final class DryRun {
   /// The code a person would read off the phone now: the last one delivered to the
   /// destination of this session's newest code.
   public var receivedCode: String? {
-    let state = services.snapshot
-    guard let pending = state.codes.last(where: { $0.session == session.id }) else { return nil }
-    return state.inbox(of: pending.destination).last { $0.code != nil }?.code
+    services.receivedCode(for: session)
   }
 
   /// Messages delivered since the last call (for showing them as they arrive).

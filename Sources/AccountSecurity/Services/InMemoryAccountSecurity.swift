@@ -116,7 +116,17 @@ public struct CodePolicy: Sendable, Hashable {
 /// An id the directory does not know.
 public struct UnknownUser: Error, Sendable, Hashable, CustomStringConvertible {
   public var id: String
-  public var description: String { "unknown user '\(id)'" }
+  /// Set when the user exists but their profile does not fit the flow's context.
+  public var problem: String?
+
+  public init(id: String, problem: String? = nil) {
+    self.id = id
+    self.problem = problem
+  }
+
+  public var description: String {
+    problem.map { "user '\(id)' cannot start this flow: \($0)" } ?? "unknown user '\(id)'"
+  }
 }
 
 /// Who a session is for, read from its facts.

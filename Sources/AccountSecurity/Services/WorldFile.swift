@@ -1,4 +1,5 @@
 public import FlowEngine
+internal import Foundation
 
 /// A world file: the accounts, users and call routes a dry run starts from.
 ///
@@ -21,6 +22,46 @@ public enum WorldFile {
     public var state: AccountSecurityState?
     public var diagnostics: [Diagnostic]
     public var source: SourceText
+  }
+
+  /// The world as a world file (only `users` and their accounts when given).
+  public static func render(_ state: AccountSecurityState, users: Set<String>? = nil) -> String {
+    let chosen = state.users.values.filter { users?.contains($0.id) ?? true }.sorted {
+      $0.id < $1.id
+    }
+    let accounts = state.accounts.values.filter { account in
+      chosen.contains { $0.account == account.id }
+    }
+    .sorted { $0.id < $1.id }
+    var text =
+      "# yaml-language-server: $schema=https://flowengine.example/schemas/world.schema.json\n"
+    text += "accounts:\n"
+    for account in accounts { text += "  - { id: \(account.id), name: \(quoted(account.name)) }\n" }
+    text += "users:\n"
+    for user in chosen {
+      text += """
+          - id: \(user.id)
+            name: \(quoted(user.name))
+            role: \(user.role.rawValue)
+            account: \(user.account)
+            phone: "\(user.phone.e164)"
+            email: \(user.email)
+            twoFactor: { enabled: \(user.twoFactor.enabled), channel: \(user.twoFactor.channel.rawValue) }
+
+        """
+    }
+    let routes = state.routes.filter { users?.contains($0.userID) ?? true }
+    if !routes.isEmpty {
+      text += "routes:\n"
+      for route in routes { text += "  - { line: \(quoted(route.line)), user: \(route.userID) }\n" }
+    }
+    return text
+  }
+
+  private static func quoted(_ text: String) -> String {
+    "\""
+      + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+        of: "\"", with: "\\\"") + "\""
   }
 
   static let userKeys = ["id", "name", "role", "account", "phone", "email", "twoFactor"]
@@ -131,7 +172,7 @@ public enum WorldFile {
       reader.report(.invalidValue, "phone \(error.description)", at: fields["phone"]!)
       valid = false
     }
-    if !email.contains("@") {
+    if case .failure = AccountSecurityCatalog.catalog.scalars["email"]!.parse(email) {
       reader.report(.invalidValue, "email must be an email address", at: fields["email"]!)
       valid = false
     }

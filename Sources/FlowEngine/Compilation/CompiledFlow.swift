@@ -25,6 +25,8 @@ public struct CompiledFlow: Sendable {
   public let payloadIndex: [String: Int]
   /// The declared context fields with their types, in file order.
   public let context: [(name: String, type: ValueType)]
+  /// The flow's `checks:`, ready for the path explorer.
+  public let checks: [CompiledCheck]
 
   public struct Slot: Sendable {
     public enum Kind: Sendable, Hashable {
@@ -49,6 +51,21 @@ extension CompiledFlow: CustomStringConvertible {
   public var description: String {
     "\(id) v\(version) (\(states.count) states, \(events.count) events, \(contentHash.prefix(12)))"
   }
+}
+
+/// A property to prove over every path (see `CheckDefinition`).
+public struct CompiledCheck: Sendable {
+  public enum Kind: Sendable {
+    case reachesVia(state: Int, via: Int)
+    case reachesWhen(state: Int, condition: CompiledCondition)
+    case performsWhen(action: String, condition: CompiledCondition)
+    case finalReachable
+    case noDeadEnds
+  }
+
+  public let name: String
+  public let kind: Kind
+  public let location: SourceLocation
 }
 
 public struct CompiledState: Sendable {

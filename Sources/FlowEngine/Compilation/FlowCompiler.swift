@@ -98,7 +98,30 @@ public enum FlowCompiler {
         contentHash: contentHash, catalog: catalog, definition: definition, states: states,
         stateIndex: stateIndex, start: stateIndex[definition.start.value] ?? 0, events: events,
         eventIndex: eventIndex, slots: slots, slotIndex: slotIndex, payloadFields: payloadFields,
-        payloadIndex: payloadIndex, context: context)
+        payloadIndex: payloadIndex, context: context,
+        checks: definition.checks.compactMap { check($0) })
+    }
+
+    private func check(_ check: CheckDefinition) -> CompiledCheck? {
+      let kind: CompiledCheck.Kind
+      switch check.kind {
+      case .reachesVia(let state, let via):
+        guard let state = stateIndex[state.value], let via = stateIndex[via.value] else {
+          return nil
+        }
+        kind = .reachesVia(state: state, via: via)
+      case .reachesWhen(let state, let source):
+        guard let state = stateIndex[state.value], let condition = condition(source) else {
+          return nil
+        }
+        kind = .reachesWhen(state: state, condition: condition)
+      case .performsWhen(let action, let source):
+        guard let condition = condition(source) else { return nil }
+        kind = .performsWhen(action: action.value, condition: condition)
+      case .finalReachable: kind = .finalReachable
+      case .noDeadEnds: kind = .noDeadEnds
+      }
+      return CompiledCheck(name: check.name.value, kind: kind, location: check.location)
     }
 
     /// Records and their nested records become one slot per leaf: `actor.twoFactor.enabled`.
@@ -115,20 +138,22 @@ public enum FlowCompiler {
       slots.append(.init(name: name, type: type, kind: kind))
     }
 
-    private func transition(_ transition: TransitionDefinition) -> CompiledTransition {
-      let condition = transition.guardSource.flatMap { source -> CompiledCondition? in
-        guard let parsed = source.parsed else { return nil }
-        var inputs: [Operand] = []
-        var used: [String] = []
-        let expression = compile(parsed, inputs: &inputs, guardsUsed: &used)
-        let named = used.map { name -> (name: String, expression: CompiledExpression) in
-          var ignoredInputs: [Operand] = []
-          var ignoredGuards: [String] = []
-          return (name, compile(guards[name]!, inputs: &ignoredInputs, guardsUsed: &ignoredGuards))
-        }
-        return CompiledCondition(
-          expression: expression, text: source.text, inputs: inputs, guards: named)
+    private func condition(_ source: GuardSource) -> CompiledCondition? {
+      guard let parsed = source.parsed else { return nil }
+      var inputs: [Operand] = []
+      var used: [String] = []
+      let expression = compile(parsed, inputs: &inputs, guardsUsed: &used)
+      let named = used.map { name -> (name: String, expression: CompiledExpression) in
+        var ignoredInputs: [Operand] = []
+        var ignoredGuards: [String] = []
+        return (name, compile(guards[name]!, inputs: &ignoredInputs, guardsUsed: &ignoredGuards))
       }
+      return CompiledCondition(
+        expression: expression, text: source.text, inputs: inputs, guards: named)
+    }
+
+    private func transition(_ transition: TransitionDefinition) -> CompiledTransition {
+      let condition = transition.guardSource.flatMap { self.condition($0) }
       let actions = transition.actions.map { call -> CompiledAction in
         let signature = catalog.actions[call.name.value]
         let arguments = call.arguments.compactMap {

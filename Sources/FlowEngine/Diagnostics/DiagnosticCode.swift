@@ -39,6 +39,7 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Codable {
   case missingOutcome = "E029"
   case mayGetStuck = "E030"
   case unreadableFile = "E031"
+  case checkFailed = "E032"
   // Warnings
   case unreachableState = "W001"
   case shadowedTransition = "W002"
@@ -79,6 +80,7 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Codable {
     case .missingOutcome: "missing-outcome"
     case .mayGetStuck: "may-get-stuck"
     case .unreadableFile: "unreadable-file"
+    case .checkFailed: "check-failed"
     case .unreachableState: "unreachable-state"
     case .shadowedTransition: "shadowed-transition"
     case .unusedGuard: "unused-guard"

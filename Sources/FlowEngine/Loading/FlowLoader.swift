@@ -8,7 +8,7 @@ struct FlowLoader {
 
   static let topLevelKeys = [
     "flow", "version", "title", "description", "context", "settings", "guards", "events", "start",
-    "states",
+    "states", "checks",
   ]
   static let stateKeys = ["description", "on", "always", "final", "outcome"]
   static let transitionKeys = ["to", "when", "do", "description"]
@@ -38,13 +38,93 @@ struct FlowLoader {
     let events = top["events"].map { loadEvents($0) } ?? []
     let start = requiredScalar(top, "start", in: root).flatMap { name($0, what: "a start state") }
     let states = requiredValue(top, "states", in: root).map { loadStates($0) } ?? []
+    let checks = top["checks"].map { loadChecks($0) } ?? []
     // Missing or malformed header values were reported; placeholders let the rest be checked.
     let placeholder = Located("", at: root.location)
     return FlowDefinition(
       id: id ?? placeholder, version: version ?? Located(1, at: root.location),
       title: title ?? placeholder, description: description, context: context,
       settings: settings, guards: guards, events: events, start: start ?? placeholder,
-      states: states, location: root.location, contextLocation: top["context"]?.location)
+      states: states, location: root.location, contextLocation: top["context"]?.location,
+      checks: checks)
+  }
+
+  static let checkKeys = [
+    "name", "reaches", "via", "when", "performs", "finalReachable", "noDeadEnds",
+  ]
+
+  /// `checks:` items: properties proven over every path (see `CheckDefinition`).
+  private mutating func loadChecks(_ node: YAMLNode) -> [CheckDefinition] {
+    let items: [YAMLNode]
+    switch node.content {
+    case .sequence(let list): items = list
+    case .scalar(let raw, .plain) where raw.isEmpty || raw == "~" || raw == "null": items = []
+    default:
+      report(
+        .wrongType, "checks must be a list; found \(node.kindDescription)", at: node.location,
+        length: node.width)
+      return []
+    }
+    return items.compactMap { item -> CheckDefinition? in
+      guard let fields = mapping(item, what: "a check", keys: Self.checkKeys) else { return nil }
+      guard let nameNode = fields["name"], let name = text(nameNode, what: "name") else {
+        report(
+          .missingKey, "this check has no 'name': say in words what it proves", at: item.location)
+        return nil
+      }
+      let kinds = ["reaches", "performs", "finalReachable", "noDeadEnds"].filter {
+        fields[$0] != nil
+      }
+      guard kinds.count == 1 else {
+        report(
+          .wrongType,
+          "a check has exactly one of reaches (with via or when), performs (with when), finalReachable or noDeadEnds",
+          at: item.location)
+        return nil
+      }
+      let kind: CheckDefinition.Kind
+      switch kinds[0] {
+      case "reaches":
+        guard let state = self.name(fields["reaches"]!, what: "a state") else { return nil }
+        if let viaNode = fields["via"], fields["when"] == nil {
+          guard let via = self.name(viaNode, what: "a state") else { return nil }
+          kind = .reachesVia(state: state, via: via)
+        } else if let whenNode = fields["when"], fields["via"] == nil {
+          guard let condition = guardSource(whenNode, what: "'when'") else { return nil }
+          kind = .reachesWhen(state: state, condition: condition)
+        } else {
+          report(
+            .wrongType, "'reaches' takes exactly one of 'via' (a state) or 'when' (a condition)",
+            at: item.location)
+          return nil
+        }
+      case "performs":
+        guard let action = self.name(fields["performs"]!, what: "an action") else { return nil }
+        guard let whenNode = fields["when"], fields["via"] == nil else {
+          report(
+            .wrongType,
+            "'performs' takes a 'when' condition that must hold whenever the action runs",
+            at: item.location)
+          return nil
+        }
+        guard let condition = guardSource(whenNode, what: "'when'") else { return nil }
+        kind = .performsWhen(action: action, condition: condition)
+      default:
+        let key = kinds[0]
+        guard bool(fields[key]!, what: key) == true else {
+          report(
+            .invalidValue, "\(key) takes true (leave the check out to skip it)",
+            at: fields[key]!.location)
+          return nil
+        }
+        if fields["via"] != nil || fields["when"] != nil {
+          report(.wrongType, "\(key) takes no 'via' or 'when'", at: item.location)
+          return nil
+        }
+        kind = key == "finalReachable" ? .finalReachable : .noDeadEnds
+      }
+      return CheckDefinition(name: name, kind: kind, location: item.location)
+    }
   }
 
   // MARK: - Sections

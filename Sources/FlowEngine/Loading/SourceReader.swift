@@ -21,7 +21,9 @@ public enum SourceReader {
       return Result(
         source: SourceText(path: path, text: ""), root: nil,
         diagnostics: [
-          Diagnostic(.unreadableFile, "cannot open the file (missing, a directory, or not readable)", at: origin)
+          Diagnostic(
+            .unreadableFile, "cannot open the file (missing, a directory, or not readable)",
+            at: origin)
         ])
     }
     defer { try? handle.close() }

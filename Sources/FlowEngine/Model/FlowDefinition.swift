@@ -17,13 +17,16 @@ public struct FlowDefinition: Sendable {
   public var location: SourceLocation
   /// Where the `context` section begins, if there is one.
   public var contextLocation: SourceLocation?
+  /// Properties proven over every path by `flowctl check` (and `validate`).
+  public var checks: [CheckDefinition]
 
   public init(
     id: Located<String>, version: Located<Int>, title: Located<String>, description: String?,
     context: [ContextField], settings: [Setting], guards: [GuardDefinition],
     events: [EventDefinition], start: Located<String>, states: [StateDefinition],
-    location: SourceLocation, contextLocation: SourceLocation? = nil
+    location: SourceLocation, contextLocation: SourceLocation? = nil, checks: [CheckDefinition] = []
   ) {
+    self.checks = checks
     self.id = id
     self.version = version
     self.title = title
@@ -199,5 +202,31 @@ public struct ActionArgument: Sendable {
     self.name = name
     self.source = source
     self.isPlain = isPlain
+  }
+}
+
+/// A property of the flow, proven over every path it allows.
+public struct CheckDefinition: Sendable {
+  public enum Kind: Sendable {
+    /// Every path that reaches `state` has passed through `via`.
+    case reachesVia(state: Located<String>, via: Located<String>)
+    /// Whenever `state` is entered, `condition` holds.
+    case reachesWhen(state: Located<String>, condition: GuardSource)
+    /// Whenever `action` is performed, `condition` holds just before it runs.
+    case performsWhen(action: Located<String>, condition: GuardSource)
+    /// From every state a session can rest in, a final state can still be reached.
+    case finalReachable
+    /// Every state a session can rest in that is not final accepts some event.
+    case noDeadEnds
+  }
+
+  public var name: Located<String>
+  public var kind: Kind
+  public var location: SourceLocation
+
+  public init(name: Located<String>, kind: Kind, location: SourceLocation) {
+    self.name = name
+    self.kind = kind
+    self.location = location
   }
 }

@@ -19,6 +19,11 @@ public final class ManualClock: FlowClock {
 
   public func now() -> Int { current.withLock { $0 } }
 
+  /// Sets the clock (the path explorer goes back and forth between explored states).
+  public func set(_ seconds: Int) {
+    current.withLock { $0 = seconds }
+  }
+
   /// Moves the clock forward by `seconds`.
   public func advance(by seconds: Int) {
     current.withLock { $0 += seconds }

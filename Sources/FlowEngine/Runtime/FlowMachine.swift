@@ -21,6 +21,8 @@ public struct FlowMachine: Sendable {
   /// A transition chosen, with the validated payload it will run with.
   public struct Choice: Sendable {
     public var transition: CompiledTransition
+    /// Position of the transition in its list.
+    public var index: Int = 0
     public var payload: [Value?]
     public var guards: [GuardTrace]
   }
@@ -103,13 +105,13 @@ public struct FlowMachine: Sendable {
       }
     }
     var tried: [GuardTrace] = []
-    for transition in transitions {
+    for (index, transition) in transitions.enumerated() {
       if let condition = transition.condition {
         let trace = explain(condition, values: session.values, payload: slots)
         tried.append(trace)
         if !trace.value { continue }
       }
-      return .accepted(Choice(transition: transition, payload: slots, guards: tried))
+      return .accepted(Choice(transition: transition, index: index, payload: slots, guards: tried))
     }
     return .rejected(.noTransitionEnabled(event: name, state: state.name, guards: tried))
   }
@@ -119,13 +121,13 @@ public struct FlowMachine: Sendable {
     let state = flow.states[session.stateID]
     var tried: [GuardTrace] = []
     let none = [Value?](repeating: nil, count: flow.payloadFields.count)
-    for transition in state.always {
+    for (index, transition) in state.always.enumerated() {
       if let condition = transition.condition {
         let trace = explain(condition, values: session.values, payload: none)
         tried.append(trace)
         if !trace.value { continue }
       }
-      return Choice(transition: transition, payload: none, guards: tried)
+      return Choice(transition: transition, index: index, payload: none, guards: tried)
     }
     return nil
   }

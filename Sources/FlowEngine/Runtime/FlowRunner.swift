@@ -9,6 +9,10 @@ public struct FlowRunner: Sendable {
   /// Gets one line per step: flow, session, event, states, outcome or rejection kind. Payload
   /// values are never logged.
   public let logger: Logger
+  /// Sees every action just before it runs and every state as it is entered, with the session
+  /// as it is at that moment (for the path explorer's checks). Steps that are later rolled
+  /// back are observed too.
+  public var observer: (@Sendable (StepObservation) -> Void)?
 
   public init(
     flow: CompiledFlow, services: any FlowServices, clock: any FlowClock,
@@ -50,6 +54,7 @@ public struct FlowRunner: Sendable {
     -> StepResult
   {
     let session = try machine.makeSession(id: sessionID, facts: facts, now: clock.now())
+    observer?(.entered(state: session.stateID, session: session))
     return run(session, event: nil, first: nil)
   }
 
@@ -91,6 +96,7 @@ public struct FlowRunner: Sendable {
           let from = working.state
           var effects: [EffectTrace] = []
           for action in choice.transition.actions {
+            observer?(.willPerform(action: action.name, session: working))
             let arguments = machine.arguments(of: action, in: working, payload: choice.payload)
             let results: [String: Value]
             do {
@@ -104,9 +110,11 @@ public struct FlowRunner: Sendable {
             effects.append(effect(action, arguments: arguments, results: results))
           }
           machine.enter(choice.transition, session: &working, now: now)
+          observer?(.entered(state: choice.transition.target, session: working))
           transitions.append(
             TransitionTrace(
-              from: from, to: working.state, isEventless: isEventless, guards: choice.guards,
+              from: from, to: working.state, isEventless: isEventless,
+              event: isEventless ? nil : event, index: choice.index, guards: choice.guards,
               effects: effects))
           next = machine.decideAlways(working)
           isEventless = true
@@ -172,4 +180,10 @@ public struct FlowRunner: Sendable {
       }
     }
   }
+}
+
+/// What a `FlowRunner` observer sees during a step.
+public enum StepObservation: Sendable {
+  case willPerform(action: String, session: Session)
+  case entered(state: Int, session: Session)
 }

@@ -40,6 +40,10 @@ public struct TransitionTrace: Sendable, Hashable {
   public var from: String
   public var to: String
   public var isEventless: Bool
+  /// The event handled, nil for `always` transitions.
+  public var event: String?
+  /// Position of the transition in its list (the event's transitions, or `always`).
+  public var index: Int
   public var guards: [GuardTrace]
   public var effects: [EffectTrace]
 }

@@ -219,6 +219,51 @@ extension ValidationRun {
     }
   }
 
+  /// `checks:` name real states and actions, and their conditions are typed like `always`
+  /// conditions (no event payload).
+  mutating func checkChecks() {
+    for index in definition.checks.indices {
+      switch definition.checks[index].kind {
+      case .reachesVia(let state, let via):
+        requireState(state)
+        requireState(via)
+      case .reachesWhen(let state, let condition):
+        requireState(state)
+        let parsed = checkCondition(condition, event: .none)
+        var checked = condition
+        checked.parsed = parsed
+        definition.checks[index].kind = .reachesWhen(state: state, condition: checked)
+      case .performsWhen(let action, let condition):
+        if catalog.actions[action.value] == nil {
+          report(
+            .unknownAction,
+            "unknown action '\(action.value)'\(Suggestion.hint(for: action.value, in: catalog.actions.keys))",
+            at: action.location, length: action.value.count)
+        } else if !calledActions.contains(action.value) {
+          report(
+            .unknownAction,
+            "the flow never performs '\(action.value)', so this check proves nothing",
+            at: action.location, length: action.value.count)
+        }
+        let parsed = checkCondition(condition, event: .none)
+        var checked = condition
+        checked.parsed = parsed
+        definition.checks[index].kind = .performsWhen(action: action, condition: checked)
+      case .finalReachable, .noDeadEnds:
+        break
+      }
+    }
+  }
+
+  private mutating func requireState(_ name: Located<String>) {
+    if stateIndex[name.value] == nil {
+      report(
+        .unknownState,
+        "unknown state '\(name.value)'\(Suggestion.hint(for: name.value, in: stateIndex.keys))",
+        at: name.location, length: name.value.count)
+    }
+  }
+
   mutating func checkGraph() {
     guard let startIndex = stateIndex[definition.start.value] else { return }
     let states = definition.states

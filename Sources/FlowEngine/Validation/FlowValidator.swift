@@ -71,6 +71,7 @@ struct ValidationRun {
     buildGuardIndex()
     checkGuards()
     checkStates()
+    checkChecks()
     checkGraph()
     checkUnused()
   }

@@ -1,0 +1,81 @@
+public import FlowEngine
+
+extension InMemoryAccountSecurity: ExplorableServices {
+  public func save() -> AccountSecurityState { snapshot }
+
+  public func restore(_ saved: AccountSecurityState) {
+    update { $0 = saved }
+  }
+
+  /// The target's profile and 2FA, failure counts, the session's live codes (purpose,
+  /// destination, expired or not) and the resend cooldowns: what can change what happens next.
+  public func fingerprint(for session: Session, now: Int) -> String {
+    let state = snapshot
+    let context = SessionContext(session)
+    var parts: [String] = []
+    for id in [context.actor, context.target] {
+      if let user = state.users[id] {
+        parts.append("\(id):\(user.phone.e164):\(user.twoFactor.enabled):\(user.phoneVerified)")
+      }
+    }
+    parts.append(
+      state.failures.filter { $0.key.hasPrefix("\(context.target)|") }.sorted { $0.key < $1.key }
+        .map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+    parts.append(
+      state.codes.filter { $0.user == context.target && $0.isActive }
+        .map {
+          "\($0.purpose.rawValue)>\($0.destination):\($0.session == session.id):\(now >= $0.expiresAt)"
+        }
+        .sorted().joined(separator: ","))
+    parts.append(
+      state.lastSend.filter {
+        $0.key.hasPrefix("\(context.target)|") && now - $0.value < policy.resendCooldown
+      }
+      .keys.sorted().joined(separator: ","))
+    parts.append("changes:\(state.phoneChanges.filter { $0.session == session.id }.count)")
+    return parts.joined(separator: "|")
+  }
+
+  /// Codes: the one just received and a wrong one; phones: a new valid number and the
+  /// target's own; other types: every case, or a sample.
+  public func candidates(for type: ValueType, field: String, session: Session, now: Int)
+    -> [ExplorationInput]
+  {
+    switch type {
+    case .scalar("code"):
+      var inputs = [
+        ExplorationInput(value: .string(Self.neverValidCode), spelled: "\"\(Self.neverValidCode)\"")
+      ]
+      if let code = receivedCode(for: session) {
+        inputs.insert(
+          ExplorationInput(value: .string(code), spelled: EventScript.receivedCode), at: 0)
+      }
+      return inputs
+    case .scalar("phone"):
+      return [ExplorationInput(value: .string(Self.newNumber), spelled: "\"\(Self.newNumber)\"")]
+    case .scalar("email"):
+      return [ExplorationInput(value: .string("new@example.test"), spelled: "new@example.test")]
+    case .enumeration(_, let cases):
+      return cases.map { ExplorationInput(value: .string($0), spelled: $0) }
+    case .bool:
+      return [true, false].map { ExplorationInput(value: .bool($0), spelled: String($0)) }
+    case .int:
+      return [ExplorationInput(value: .int(0), spelled: "0")]
+    default:
+      return [ExplorationInput(value: .string("x"), spelled: "x")]
+    }
+  }
+
+  /// A code the seeded generator never issues, used as "a wrong code".
+  public static let neverValidCode = "000000"
+  /// A valid number no user has, used as "a new number".
+  public static let newNumber = "+15550123456"
+
+  /// The code a person would read off the phone now: the last one delivered to the
+  /// destination of the session's newest code.
+  public func receivedCode(for session: Session) -> String? {
+    let state = snapshot
+    guard let pending = state.codes.last(where: { $0.session == session.id }) else { return nil }
+    return state.inbox(of: pending.destination).last { $0.code != nil }?.code
+  }
+}

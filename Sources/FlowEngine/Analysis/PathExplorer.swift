@@ -1,0 +1,295 @@
+internal import Logging
+internal import Synchronization
+
+/// Explores every path of a flow from a set of starts, by running the real engine and
+/// services over every accepted event with every candidate payload, and over the waits that
+/// move the clock, merging states whose session values and service fingerprints are equal.
+///
+/// Because it runs the engine itself, a counterexample is a real run: its steps replay with
+/// `flowctl run` to the same effect.
+public struct PathExplorer<Services: ExplorableServices> {
+  public let flow: CompiledFlow
+  public let clock: ManualClock
+  public let services: Services
+  /// Clock moves to try in every state (for example past a code's time to live).
+  public let waits: [Int]
+  /// Most distinct states explored per start before giving up (reported as incomplete).
+  public let maxNodes: Int
+
+  public init(
+    flow: CompiledFlow, services: Services, clock: ManualClock, waits: [Int], maxNodes: Int = 50_000
+  ) {
+    self.flow = flow
+    self.services = services
+    self.clock = clock
+    self.waits = waits
+    self.maxNodes = maxNodes
+  }
+
+  struct Node {
+    var session: Session
+    var saved: Services.Saved
+    var now: Int
+    /// States entered on the path, as a bit set over the flow's states that checks name.
+    var visited: Set<Int>
+    var parent: Int?
+    var step: ExplorationStep?
+    var depth: Int
+  }
+
+  /// The graph explored from one start.
+  public struct Graph: Sendable {
+    public var start: ExplorationStart
+    public var nodeCount: Int
+    public var complete: Bool
+    /// Shortest path to rest in each state, by state name.
+    public var pathToState: [String: ExploredPath]
+    /// Shortest path taking each transition, keyed "from|event-or-always|index".
+    public var pathToTransition: [String: ExploredPath]
+    /// Guard outcomes seen, keyed "from|event-or-always|index|true/false".
+    public var violations: [Int: Counterexample]
+  }
+
+  final class Recorder: @unchecked Sendable {
+    let lock = Mutex<[StepObservation]>([])
+    func append(_ observation: StepObservation) { lock.withLock { $0.append(observation) } }
+    func take() -> [StepObservation] {
+      lock.withLock { observations in
+        defer { observations = [] }
+        return observations
+      }
+    }
+  }
+
+  /// Explores from `start`, checking `flow.checks` on every step.
+  public func explore(_ start: ExplorationStart) -> Graph {
+    let recorder = Recorder()
+    var runner = FlowRunner(
+      flow: flow, services: services, clock: clock,
+      logger: Logger(label: "flowengine.explorer") { _ in SwiftLogNoOpLogHandler() })
+    runner.observer = { recorder.append($0) }
+    let initialSaved = services.save()
+    let initialNow = clock.now()
+    var graph = Graph(
+      start: start, nodeCount: 0, complete: true, pathToState: [:], pathToTransition: [:],
+      violations: [:])
+    defer {
+      services.restore(initialSaved)
+      clock.set(initialNow)
+    }
+    guard let started = try? runner.start(sessionID: "explore", facts: start.facts) else {
+      return graph
+    }
+    var nodes: [Node] = []
+    var edges: [[Int]] = []
+    var acceptsEvent: [Bool] = []
+    var seen: [String: Int] = [:]
+
+    func path(to index: Int) -> ExploredPath {
+      var steps: [ExplorationStep] = []
+      var states: [String] = []
+      var cursor: Int? = index
+      while let current = cursor {
+        states.append(nodes[current].session.state)
+        if let step = nodes[current].step { steps.append(step) }
+        cursor = nodes[current].parent
+      }
+      return ExploredPath(start: start, steps: steps.reversed(), states: states.reversed())
+    }
+
+    /// Checks one step's observations; returns the visited set after it.
+    func check(
+      _ observations: [StepObservation], visited: Set<Int>, pathTo parent: Int?,
+      step: ExplorationStep?
+    )
+      -> Set<Int>
+    {
+      var visited = visited
+      for observation in observations {
+        switch observation {
+        case .entered(let state, let session):
+          visited.insert(state)
+          for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
+            switch check.kind {
+            case .reachesVia(let target, let via) where target == state && !visited.contains(via):
+              graph.violations[number] = violation(
+                parent, step,
+                "reached '\(flow.states[target].name)' without passing through '\(flow.states[via].name)'",
+                session: session)
+            case .reachesWhen(let target, let condition) where target == state:
+              let trace = runner.machine.explain(
+                condition, values: session.values, payload: noPayload)
+              if !trace.value {
+                graph.violations[number] = violation(
+                  parent, step, "reached '\(flow.states[target].name)' although \(trace)",
+                  session: session)
+              }
+            default: break
+            }
+          }
+        case .willPerform(let action, let session):
+          for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
+            if case .performsWhen(let name, let condition) = check.kind, name == action {
+              let trace = runner.machine.explain(
+                condition, values: session.values, payload: noPayload)
+              if !trace.value {
+                graph.violations[number] = violation(
+                  parent, step, "performed '\(action)' although \(trace)", session: session)
+              }
+            }
+          }
+        }
+      }
+      return visited
+    }
+
+    func violation(_ parent: Int?, _ step: ExplorationStep?, _ message: String, session: Session)
+      -> Counterexample
+    {
+      var explored =
+        parent.map { path(to: $0) } ?? ExploredPath(start: start, steps: [], states: [])
+      if let step { explored.steps.append(step) }
+      explored.states.append(session.state)
+      return Counterexample(path: explored, message: message)
+    }
+
+    let noPayload = [Value?](repeating: nil, count: flow.payloadFields.count)
+    let rootVisited = check(recorder.take(), visited: [], pathTo: nil, step: nil)
+    func key(_ session: Session, _ now: Int, _ visited: Set<Int>) -> String {
+      "\(session.stateID)|\(session.values)|\(services.fingerprint(for: session, now: now))|\(visited.sorted())"
+    }
+    func add(_ node: Node) -> Int? {
+      let nodeKey = key(node.session, node.now, node.visited)
+      if let existing = seen[nodeKey] { return existing }
+      guard nodes.count < maxNodes else {
+        graph.complete = false
+        return nil
+      }
+      seen[nodeKey] = nodes.count
+      nodes.append(node)
+      edges.append([])
+      acceptsEvent.append(false)
+      let index = nodes.count - 1
+      if graph.pathToState[node.session.state] == nil {
+        graph.pathToState[node.session.state] = path(to: index)
+      }
+      return nil
+    }
+    _ = add(
+      Node(
+        session: started.session, saved: services.save(), now: clock.now(), visited: rootVisited,
+        parent: nil, step: nil,
+        depth: 0))
+    record(started.trace, path: path(to: 0), into: &graph)
+
+    var cursor = 0
+    while cursor < nodes.count {
+      let node = nodes[cursor]
+      defer { cursor += 1 }
+      if node.session.isFinal { continue }
+      var steps: [(ExplorationStep, () -> FlowRunner.StepResult?)] = []
+      let state = flow.states[node.session.stateID]
+      for name in state.acceptedEvents {
+        let event = flow.events[flow.eventIndex[name]!]
+        var combinations: [[(String, ExplorationInput)]] = [[]]
+        for field in event.fields {
+          let options = services.candidates(
+            for: field.type, field: field.name, session: node.session, now: node.now)
+          combinations = combinations.flatMap { partial in
+            options.map { partial + [(field.name, $0)] }
+          }
+        }
+        for combination in combinations {
+          let step = ExplorationStep.event(
+            name: name, payload: combination.map { ($0.0, $0.1.spelled) })
+          var payload: [String: Value] = [:]
+          for (field, input) in combination { payload[field] = input.value }
+          steps.append((step, { runner.send(node.session, name, payload) }))
+        }
+      }
+      for seconds in waits {
+        steps.append((.wait(seconds: seconds), { nil }))
+      }
+      for (step, send) in steps {
+        services.restore(node.saved)
+        clock.set(node.now)
+        _ = recorder.take()
+        var session = node.session
+        var visited = node.visited
+        if case .wait(let seconds) = step {
+          clock.advance(by: seconds)
+          if services.fingerprint(for: session, now: clock.now())
+            == services.fingerprint(for: session, now: node.now)
+          {
+            continue
+          }
+        } else {
+          guard let result = send(), result.accepted else { continue }
+          acceptsEvent[cursor] = true
+          session = result.session
+          let observed = recorder.take()
+          visited = check(observed, visited: visited, pathTo: cursor, step: step)
+          var explored = path(to: cursor)
+          explored.steps.append(step)
+          explored.states.append(session.state)
+          record(result.trace, path: explored, into: &graph)
+        }
+        let child = Node(
+          session: session, saved: services.save(), now: clock.now(), visited: visited,
+          parent: cursor, step: step,
+          depth: node.depth + 1)
+        let before = nodes.count
+        let existing = add(child)
+        edges[cursor].append(existing ?? (nodes.count > before ? nodes.count - 1 : cursor))
+      }
+    }
+    graph.nodeCount = nodes.count
+    checkLiveness(&graph, nodes: nodes, edges: edges, acceptsEvent: acceptsEvent, path: path)
+    return graph
+  }
+
+  private func record(_ trace: StepTrace, path: ExploredPath, into graph: inout Graph) {
+    for transition in trace.transitions {
+      let key = "\(transition.from)|\(transition.event ?? "always")|\(transition.index)"
+      if graph.pathToTransition[key] == nil { graph.pathToTransition[key] = path }
+    }
+  }
+
+  private func checkLiveness(
+    _ graph: inout Graph, nodes: [Node], edges: [[Int]], acceptsEvent: [Bool],
+    path: (Int) -> ExploredPath
+  ) {
+    for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
+      switch check.kind {
+      case .noDeadEnds:
+        if let index = nodes.indices.first(where: {
+          !nodes[$0].session.isFinal && !acceptsEvent[$0]
+        }) {
+          graph.violations[number] = Counterexample(
+            path: path(index),
+            message:
+              "the session rests in '\(nodes[index].session.state)', which is not final, and no event is accepted there"
+          )
+        }
+      case .finalReachable:
+        var reaches = nodes.map(\.session.isFinal)
+        var changed = true
+        while changed {
+          changed = false
+          for index in nodes.indices
+          where !reaches[index] && edges[index].contains(where: { reaches[$0] }) {
+            reaches[index] = true
+            changed = true
+          }
+        }
+        if let index = nodes.indices.first(where: { !reaches[$0] }) {
+          graph.violations[number] = Counterexample(
+            path: path(index),
+            message: "from '\(nodes[index].session.state)' no final state can be reached")
+        }
+      default:
+        break
+      }
+    }
+  }
+}
