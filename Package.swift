@@ -12,6 +12,7 @@ let package = Package(
   products: [
     .library(name: "FlowEngine", targets: ["FlowEngine"]),
     .library(name: "AccountSecurity", targets: ["AccountSecurity"]),
+    .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .executable(name: "flowctl", targets: ["flowctl"]),
   ],
   dependencies: [
@@ -37,6 +38,12 @@ let package = Package(
     .target(
       name: "AccountSecurity",
       dependencies: ["FlowEngine", .product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: strictSettings
+    ),
+    // A harness for stepping flows in Swift Testing tests, with assertions that print the trace.
+    .target(
+      name: "FlowTesting",
+      dependencies: ["FlowEngine", "AccountSecurity"],
       swiftSettings: strictSettings
     ),
     .executableTarget(
@@ -66,6 +73,11 @@ let package = Package(
       dependencies: [
         "FlowEngine", "AccountSecurity", .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "FlowTestingTests",
+      dependencies: ["FlowTesting", "FlowEngine", "AccountSecurity"],
       swiftSettings: strictSettings
     ),
     .testTarget(

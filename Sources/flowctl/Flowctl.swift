@@ -12,6 +12,9 @@ struct Flowctl: ParsableCommand {
         flowctl validate flows/*.yaml
       """,
     version: "0.1.0",
-    subcommands: [ValidateCommand.self, RunCommand.self, GraphCommand.self, CheckCommand.self]
+    subcommands: [
+      ValidateCommand.self, RunCommand.self, GraphCommand.self, CheckCommand.self, TestCommand.self,
+      PathsCommand.self,
+    ]
   )
 }

@@ -51,6 +51,11 @@ public final class DryRun {
     return result
   }
 
+  /// Continues from `session` (for example one decoded from a snapshot); the world is kept.
+  public func restore(_ session: Session) {
+    self.session = session
+  }
+
   /// Moves the simulated clock forward.
   public func wait(_ seconds: Int) {
     clock.advance(by: seconds)

@@ -252,6 +252,10 @@ public struct PathExplorer<Services: ExplorableServices> {
     for transition in trace.transitions {
       let key = "\(transition.from)|\(transition.event ?? "always")|\(transition.index)"
       if graph.pathToTransition[key] == nil { graph.pathToTransition[key] = path }
+      // States passed through within a step (decisions without an event) are reached too.
+      for state in [transition.from, transition.to] where graph.pathToState[state] == nil {
+        graph.pathToState[state] = path
+      }
     }
   }
 
