@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Checks that the JSON Schemas in schemas/ agree with the loaders on the checked-in files:
-#   1. each schema (flow, world, events) is itself a valid JSON Schema (draft 2020-12);
+#   1. each schema (flow, world, events, scenario) is itself a valid JSON Schema (draft 2020-12);
 #   2. every shipped flow (flows/*.yaml) and every valid fixture (Tests/Fixtures/valid/*.yaml)
 #      starts with the editor's schema line pointing at schemas/flow.schema.json, and passes it;
 #   3. every example (examples/*.yaml) starts with `# yaml-language-server: $schema=...`
-#      pointing at one of the schemas, and passes the schema it names;
-#   4. every fixture in Tests/Fixtures/invalid-schema/ (flow), invalid-world/ (world) and
-#      invalid-events/ (events) fails its schema, each file on its own;
-#   5. when flowctl is built, every invalid world and events fixture also makes `flowctl run`
-#      exit 1 with exactly the diagnostics in its .expected file (stderr, NO_COLOR=1, run from
-#      the repository root; regenerate with the commands shown on a mismatch).
+#      pointing at the world or the events schema, and passes the schema it names; every
+#      scenario (scenarios/*.yaml) starts with that line pointing at schemas/scenario.schema.json,
+#      and passes it;
+#   4. every fixture in Tests/Fixtures/invalid-schema/ (flow), invalid-world/ (world),
+#      invalid-events/ (events) and invalid-scenario/ (scenario) fails its schema, each file on
+#      its own;
+#   5. when flowctl is built, every invalid world and events fixture also makes `flowctl run`,
+#      and every invalid scenario fixture `flowctl test`, exit 1 with exactly the diagnostics in
+#      its .expected file (stderr, NO_COLOR=1, run from the repository root; regenerate with the
+#      commands shown on a mismatch).
 # Needs check-jsonschema on PATH (CI: pip install check-jsonschema); installs nothing. Step 5
 # uses $FLOWCTL (an absolute path) or else .build/debug/flowctl, and is skipped with a note
 # in the summary when neither is built.
@@ -24,7 +28,8 @@ shopt -s nullglob
 flow_schema=schemas/flow.schema.json
 world_schema=schemas/world.schema.json
 events_schema=schemas/events.schema.json
-schemas=("$flow_schema" "$world_schema" "$events_schema")
+scenario_schema=schemas/scenario.schema.json
+schemas=("$flow_schema" "$world_schema" "$events_schema" "$scenario_schema")
 id_prefix=https://flowengine.example/
 
 if ! command -v check-jsonschema >/dev/null 2>&1; then
@@ -83,14 +88,22 @@ schema_of() {
 flow_files=()
 world_files=()
 events_files=()
-for file in flows/*.yaml Tests/Fixtures/valid/*.yaml examples/*.yaml; do
+scenario_files=()
+for file in flows/*.yaml Tests/Fixtures/valid/*.yaml examples/*.yaml scenarios/*.yaml; do
   schema=$(schema_of "$file")
   up=$(dirname "$file" | sed -e 's|[^/][^/]*|..|g')
   case "$file" in
-    examples/*) wanted="$up/$world_schema or $up/$events_schema" ;;
-    *) wanted=$up/$flow_schema ;;
+    examples/*) allowed=("$world_schema" "$events_schema") ;;
+    scenarios/*) allowed=("$scenario_schema") ;;
+    *) allowed=("$flow_schema") ;;
   esac
-  if [ -z "$schema" ] || { [[ $file != examples/* ]] && [ "$schema" != "$flow_schema" ]; }; then
+  ok=0
+  for candidate in "${allowed[@]}"; do
+    if [ -n "$schema" ] && [ "$schema" = "$candidate" ]; then ok=1; fi
+  done
+  if [ "$ok" -eq 0 ]; then
+    wanted=$up/${allowed[0]}
+    if [ ${#allowed[@]} -gt 1 ]; then wanted+=" or $up/${allowed[1]}"; fi
     echo "FAIL: $file must start with '# yaml-language-server: \$schema=$wanted';" \
       "found: $(head -n 1 "$file")"
     header_failed=$((header_failed + 1))
@@ -100,6 +113,7 @@ for file in flows/*.yaml Tests/Fixtures/valid/*.yaml examples/*.yaml; do
     "$flow_schema") flow_files+=("$file") ;;
     "$world_schema") world_files+=("$file") ;;
     "$events_schema") events_files+=("$file") ;;
+    "$scenario_schema") scenario_files+=("$file") ;;
   esac
 done
 
@@ -120,7 +134,8 @@ check_valid() {
 check_valid "$flow_schema" ${flow_files[@]+"${flow_files[@]}"}
 check_valid "$world_schema" ${world_files[@]+"${world_files[@]}"}
 check_valid "$events_schema" ${events_files[@]+"${events_files[@]}"}
-valid_count=$((${#flow_files[@]} + ${#world_files[@]} + ${#events_files[@]}))
+check_valid "$scenario_schema" ${scenario_files[@]+"${scenario_files[@]}"}
+valid_count=$((${#flow_files[@]} + ${#world_files[@]} + ${#events_files[@]} + ${#scenario_files[@]}))
 
 # 4. Invalid fixtures fail, each on its own (one run over all of them fails if any one does).
 check_invalid() {
@@ -147,27 +162,32 @@ check_invalid() {
 invalid_flows=(Tests/Fixtures/invalid-schema/*.yaml)
 invalid_worlds=(Tests/Fixtures/invalid-world/*.yaml)
 invalid_events=(Tests/Fixtures/invalid-events/*.yaml)
+invalid_scenarios=(Tests/Fixtures/invalid-scenario/*.yaml)
 check_invalid "$flow_schema" ${invalid_flows[@]+"${invalid_flows[@]}"}
 check_invalid "$world_schema" ${invalid_worlds[@]+"${invalid_worlds[@]}"}
 check_invalid "$events_schema" ${invalid_events[@]+"${invalid_events[@]}"}
-invalid_count=$((${#invalid_flows[@]} + ${#invalid_worlds[@]} + ${#invalid_events[@]}))
+check_invalid "$scenario_schema" ${invalid_scenarios[@]+"${invalid_scenarios[@]}"}
+invalid_count=$((${#invalid_flows[@]} + ${#invalid_worlds[@]} + ${#invalid_events[@]} + ${#invalid_scenarios[@]}))
 
-# 5. The loaders reject the invalid world and events fixtures too, as their .expected files say.
+# 5. The loaders reject the invalid world, events and scenario fixtures too, as their .expected
+#    files say.
 flowctl=${FLOWCTL:-.build/debug/flowctl}
 run_flow=flows/update-own-2fa-phone.yaml
 expected_note=""
 if [ ! -x "$flowctl" ]; then
   expected_note="flowctl outputs not checked: $flowctl not built (swift build)"
 else
-  for file in ${invalid_worlds[@]+"${invalid_worlds[@]}"} ${invalid_events[@]+"${invalid_events[@]}"}; do
+  for file in ${invalid_worlds[@]+"${invalid_worlds[@]}"} ${invalid_events[@]+"${invalid_events[@]}"} \
+    ${invalid_scenarios[@]+"${invalid_scenarios[@]}"}; do
     case "$file" in
-      Tests/Fixtures/invalid-world/*) args=(--world "$file" --actor ada) ;;
-      *) args=(--world examples/team.yaml --actor ada --events "$file") ;;
+      Tests/Fixtures/invalid-world/*) args=(run "$run_flow" --world "$file" --actor ada) ;;
+      Tests/Fixtures/invalid-scenario/*) args=(test "$file") ;;
+      *) args=(run "$run_flow" --world examples/team.yaml --actor ada --events "$file") ;;
     esac
     expected=${file%.yaml}.expected
-    command_line="NO_COLOR=1 $flowctl run $run_flow ${args[*]}"
+    command_line="NO_COLOR=1 $flowctl ${args[*]}"
     status=0
-    actual=$(NO_COLOR=1 "$flowctl" run "$run_flow" "${args[@]}" 2>&1 >/dev/null </dev/null) || status=$?
+    actual=$(NO_COLOR=1 "$flowctl" "${args[@]}" 2>&1 >/dev/null </dev/null) || status=$?
     if [ "$status" -ne 1 ] || ! grep -qE "^$file:[0-9]+:[0-9]+: error" <<<"$actual"; then
       echo "FAIL: $command_line should exit 1 with a $file:LINE:COLUMN error; exit $status, stderr:"
       echo "$actual" | sed 's/^/    /'
@@ -184,7 +204,7 @@ else
   done
 fi
 
-invalid_total=$((${#invalid_worlds[@]} + ${#invalid_events[@]}))
+invalid_total=$((${#invalid_worlds[@]} + ${#invalid_events[@]} + ${#invalid_scenarios[@]}))
 if [ $((header_failed + valid_failed + invalid_passed + expected_failed)) -gt 0 ]; then
   summary="schema agreement FAILED: $header_failed files without the right \$schema line,"
   summary+=" $valid_failed of $valid_count valid files rejected,"
@@ -196,13 +216,13 @@ if [ $((header_failed + valid_failed + invalid_passed + expected_failed)) -gt 0 
   exit 1
 fi
 summary="schema agreement: $valid_count valid passed (flows: ${#flow_files[@]}, worlds: ${#world_files[@]},"
-summary+=" events: ${#events_files[@]}), $invalid_count invalid rejected"
+summary+=" events: ${#events_files[@]}, scenarios: ${#scenario_files[@]}), $invalid_count invalid rejected"
 if [ "$parse_rejected" -gt 0 ]; then
   summary+=" ($parse_rejected of them by the YAML parser)"
 fi
 if [ -n "$expected_note" ]; then
   summary+="; $expected_note"
 else
-  summary+="; flowctl output matched for $invalid_total invalid world and events files"
+  summary+="; flowctl output matched for $invalid_total invalid world, events and scenario files"
 fi
 echo "$summary"

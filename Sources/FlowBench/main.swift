@@ -96,6 +96,102 @@ func format(_ value: Double) -> String {
   return "\(milliseconds) ms"
 }
 
+/// A flow of `count` states whose transitions branch on guards over the actor and target, with
+/// eventless decisions, for the path explorer.
+func branchingFlow(states count: Int) -> String {
+  var text = """
+    flow: branching
+    version: 1
+    title: Generated branching flow with \(count) states
+    context:
+      actor: user
+      target: user
+    guards:
+      isAdmin: actor.role == "admin"
+      isSelf: actor.id == target.id
+      twoFactorOn: target.twoFactor.enabled
+    events:
+      next: {}
+      skip: {}
+      cancel: {}
+    start: s0
+    checks:
+      - name: only admins reach the end
+        reaches: done
+        when: isAdmin
+      - name: a final state can always be reached
+        finalReachable: true
+    states:
+
+    """
+  for index in 0..<count {
+    let next = index + 1 < count ? "s\(index + 1)" : "done"
+    let skip = index + 2 < count ? "s\(index + 2)" : "done"
+    if index % 10 == 9 {
+      text += """
+          s\(index):
+            always:
+              - to: \(next)
+                when: twoFactorOn or isSelf
+              - to: \(skip)
+
+        """
+    } else {
+      text += """
+          s\(index):
+            on:
+              next:
+                - to: \(next)
+                  when: isAdmin
+                - to: denied
+              skip: { to: \(skip), when: isAdmin and not isSelf }
+              cancel: cancelled
+
+        """
+    }
+  }
+  text += """
+      done: { final: true, outcome: completed }
+      denied: { final: true, outcome: denied }
+      cancelled: { final: true, outcome: cancelled }
+
+    """
+  return text
+}
+
+if CommandLine.arguments.dropFirst().first == "check" {
+  print("flowctl check: exhaustive exploration of every actor/target kind (median of runs)")
+  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  var cases: [(String, CompiledFlow)] = []
+  for name in ["flows/update-own-2fa-phone.yaml", "flows/update-team-member-2fa-phone.yaml"] {
+    let document = FlowDocument.load(
+      path: root.appendingPathComponent(name).path, catalog: AccountSecurityCatalog.catalog)
+    cases.append((name, document.compiled()!))
+  }
+  let generated = FlowDocument.parse(
+    branchingFlow(states: 1_000), catalog: AccountSecurityCatalog.catalog)
+  guard let branching = generated.compiled() else {
+    print(DiagnosticRenderer().render(generated.diagnostics, in: generated.source))
+    exit(1)
+  }
+  cases.append(("generated, 1,000 states", branching))
+  for (name, flow) in cases {
+    var report: FlowChecker.Report?
+    let time = measure(repeats: name.hasPrefix("generated") ? 3 : 9) {
+      report = FlowChecker.run(flow)
+    }
+    let result = report!
+    let passed = result.results.filter(\.passed).count
+    print(
+      name.padding(toLength: 42, withPad: " ", startingAt: 0)
+        + format(time).padding(toLength: 12, withPad: " ", startingAt: 0)
+        + "\(result.starts) starts, \(result.nodes) states, \(passed)/\(result.results.count) checks hold"
+    )
+  }
+  exit(0)
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 let sizes =
   arguments.compactMap { Int($0) }.isEmpty

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Logging
+import Synchronization
 
 /// `flowctl`: validate, run and inspect declarative flows from the command line.
 @main
@@ -11,10 +13,25 @@ struct Flowctl: ParsableCommand {
 
         flowctl validate flows/*.yaml
       """,
-    version: "0.1.0",
+    version: "0.2.0",
     subcommands: [
       ValidateCommand.self, RunCommand.self, GraphCommand.self, CheckCommand.self, TestCommand.self,
       PathsCommand.self,
     ]
   )
+
+  /// Logs go to standard error at warning level, or info with `flowctl run --verbose`.
+  static func main() {
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = Verbosity.verbose.withLock { $0 } ? .info : .warning
+      return handler
+    }
+    main(nil)
+  }
+}
+
+/// Whether a command asked for step-by-step logging (read when loggers are made).
+enum Verbosity {
+  static let verbose = Mutex(false)
 }

@@ -63,11 +63,7 @@ struct RunCommand: ParsableCommand {
   var verbose = false
 
   func run() throws {
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = verbose ? .info : .warning
-      return handler
-    }
+    Verbosity.verbose.withLock { $0 = verbose }
     let compiled = try FlowInput.flow(flow)
     let state = try FlowInput.world(world)
     let script = try events.map { try FlowInput.events($0) }

@@ -7,6 +7,10 @@ internal import Foundation
 /// Paths are explored by running the engine on the in-memory services (see `PathExplorer`),
 /// with codes either just received or wrong, a new phone number, and waits past a code's time
 /// to live, so every counterexample replays with `flowctl run`.
+typealias ExplorationGraph = PathExplorer<InMemoryAccountSecurity>.Graph
+typealias ExplorationRef = PathExplorer<InMemoryAccountSecurity>.PathRef
+typealias Best = [String: (graph: ExplorationGraph, ref: ExplorationRef)]
+
 public enum FlowChecker {
   public struct Report: Sendable {
     public var results: [CheckResult]
@@ -63,6 +67,34 @@ public enum FlowChecker {
     }
   }
 
+  /// One start per kind of situation the flow can tell apart: starts whose facts agree on
+  /// every fact the flow reads (and on the target's 2FA, which the services act on), with text
+  /// facts compared only by which of them are equal (who is whom, which account), explore the
+  /// same paths. The flow's facts are only ever compared for equality, never with other text.
+  public static func distinctStarts(of flow: CompiledFlow, in world: AccountSecurityState)
+    -> [ExplorationStart]
+  {
+    var read = Set(flow.slotsRead)
+    if let twoFactor = flow.slotIndex["target.twoFactor.enabled"] { read.insert(twoFactor) }
+    var seen: Set<[String]> = []
+    return starts(in: world).filter { start in
+      var canonical: [String: Int] = [:]
+      var signature: [String] = []
+      for (index, slot) in flow.slots.enumerated() where slot.kind == .fact {
+        guard let value = start.facts[slot.name] else { continue }
+        switch (slot.type, value) {
+        case (.string, .string(let text)), (.scalar, .string(let text)):
+          let number = canonical[text] ?? canonical.count
+          canonical[text] = number
+          signature.append("#\(number)")
+        default:
+          if read.contains(index) { signature.append("\(value)") }
+        }
+      }
+      return seen.insert(signature).inserted
+    }
+  }
+
   public static func run(
     _ flow: CompiledFlow, world: AccountSecurityState = explorationWorld(), maxNodes: Int = 20_000
   )
@@ -72,7 +104,9 @@ public enum FlowChecker {
       results: flow.checks.map { CheckResult(check: $0, counterexample: nil) }, starts: 0, nodes: 0,
       complete: true,
       pathToState: [:], pathToTransition: [:], world: world)
-    for start in starts(in: world) {
+    var bestStates: Best = [:]
+    var bestTransitions: Best = [:]
+    for start in distinctStarts(of: flow, in: world) {
       let clock = ManualClock()
       let services = InMemoryAccountSecurity(
         state: world, clock: clock, codes: SeededCodeGenerator(seed: 2_026))
@@ -88,18 +122,19 @@ public enum FlowChecker {
           report.results[number].counterexample = counterexample
         }
       }
-      merge(graph.pathToState, into: &report.pathToState)
-      merge(graph.pathToTransition, into: &report.pathToTransition)
+      merge(graph.stateRefs, of: graph, into: &bestStates)
+      merge(graph.transitionRefs, of: graph, into: &bestTransitions)
     }
+    report.pathToState = bestStates.mapValues { $0.graph.path($0.ref) }
+    report.pathToTransition = bestTransitions.mapValues { $0.graph.path($0.ref) }
     return report
   }
 
   private static func merge(
-    _ paths: [String: ExploredPath], into target: inout [String: ExploredPath]
+    _ refs: [String: ExplorationRef], of graph: ExplorationGraph, into best: inout Best
   ) {
-    for (key, path) in paths where target[key] == nil || path.steps.count < target[key]!.steps.count
-    {
-      target[key] = path
+    for (key, ref) in refs where best[key] == nil || ref.length < best[key]!.ref.length {
+      best[key] = (graph, ref)
     }
   }
 

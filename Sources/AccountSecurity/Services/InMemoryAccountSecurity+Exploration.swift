@@ -1,7 +1,18 @@
 public import FlowEngine
 
 extension InMemoryAccountSecurity: ExplorableServices {
-  public func save() -> AccountSecurityState { snapshot }
+  /// The state without history the flow cannot read (the audit log, all but the last message
+  /// to each destination), so that exploring long paths does not copy ever-longer logs.
+  public func save() -> AccountSecurityState {
+    var state = snapshot
+    state.audit = []
+    var lastIndex: [String: Int] = [:]
+    for (index, message) in state.outbox.enumerated() where message.code != nil {
+      lastIndex[message.destination] = index
+    }
+    state.outbox = lastIndex.values.sorted().map { state.outbox[$0] }
+    return state
+  }
 
   public func restore(_ saved: AccountSecurityState) {
     update { $0 = saved }

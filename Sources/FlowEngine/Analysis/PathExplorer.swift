@@ -42,12 +42,48 @@ public struct PathExplorer<Services: ExplorableServices> {
     public var start: ExplorationStart
     public var nodeCount: Int
     public var complete: Bool
-    /// Shortest path to rest in each state, by state name.
-    public var pathToState: [String: ExploredPath]
-    /// Shortest path taking each transition, keyed "from|event-or-always|index".
-    public var pathToTransition: [String: ExploredPath]
-    /// Guard outcomes seen, keyed "from|event-or-always|index|true/false".
+    /// Where the shortest path to rest in (or pass through) each state ends, by state name.
+    public var stateRefs: [String: PathRef]
+    /// Where the shortest path taking each transition ends, keyed "from|event-or-always|index".
+    public var transitionRefs: [String: PathRef]
     public var violations: [Int: Counterexample]
+    // The tree of shortest paths, kept light: parent, step and resting state per node.
+    var parents: [Int?] = []
+    var steps: [ExplorationStep?] = []
+    var states: [String] = []
+
+    /// The path a reference points at.
+    public func path(_ ref: PathRef) -> ExploredPath {
+      var collected: [ExplorationStep] = []
+      var rested: [String] = []
+      var cursor: Int? = ref.node
+      while let current = cursor {
+        rested.append(states[current])
+        if let step = steps[current] { collected.append(step) }
+        cursor = parents[current]
+      }
+      var path = ExploredPath(start: start, steps: collected.reversed(), states: rested.reversed())
+      if let (step, state) = ref.extra {
+        path.steps.append(step)
+        path.states.append(state)
+      }
+      return path
+    }
+  }
+
+  /// A path in a graph: to a node, optionally followed by one more step.
+  public struct PathRef: Sendable {
+    public var node: Int
+    public var extra: (step: ExplorationStep, state: String)?
+    /// Steps in the path.
+    public var length: Int
+  }
+
+  struct NodeKey: Hashable {
+    var state: Int
+    var values: [Value]
+    var fingerprint: String
+    var visited: Set<Int>
   }
 
   final class Recorder: @unchecked Sendable {
@@ -71,7 +107,7 @@ public struct PathExplorer<Services: ExplorableServices> {
     let initialSaved = services.save()
     let initialNow = clock.now()
     var graph = Graph(
-      start: start, nodeCount: 0, complete: true, pathToState: [:], pathToTransition: [:],
+      start: start, nodeCount: 0, complete: true, stateRefs: [:], transitionRefs: [:],
       violations: [:])
     defer {
       services.restore(initialSaved)
@@ -83,7 +119,14 @@ public struct PathExplorer<Services: ExplorableServices> {
     var nodes: [Node] = []
     var edges: [[Int]] = []
     var acceptsEvent: [Bool] = []
-    var seen: [String: Int] = [:]
+    var seen: [NodeKey: Int] = [:]
+    // Only states named by `via` checks are remembered on a path: the rest would make equal
+    // situations reached by different paths look different.
+    let viaStates = Set(
+      flow.checks.compactMap { check -> Int? in
+        if case .reachesVia(_, let via) = check.kind { return via }
+        return nil
+      })
 
     func path(to index: Int) -> ExploredPath {
       var steps: [ExplorationStep] = []
@@ -108,7 +151,7 @@ public struct PathExplorer<Services: ExplorableServices> {
       for observation in observations {
         switch observation {
         case .entered(let state, let session):
-          visited.insert(state)
+          if viaStates.contains(state) { visited.insert(state) }
           for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
             switch check.kind {
             case .reachesVia(let target, let via) where target == state && !visited.contains(via):
@@ -155,8 +198,11 @@ public struct PathExplorer<Services: ExplorableServices> {
 
     let noPayload = [Value?](repeating: nil, count: flow.payloadFields.count)
     let rootVisited = check(recorder.take(), visited: [], pathTo: nil, step: nil)
-    func key(_ session: Session, _ now: Int, _ visited: Set<Int>) -> String {
-      "\(session.stateID)|\(session.values)|\(services.fingerprint(for: session, now: now))|\(visited.sorted())"
+    func key(_ session: Session, _ now: Int, _ visited: Set<Int>) -> NodeKey {
+      NodeKey(
+        state: session.stateID, values: session.values,
+        fingerprint: services.fingerprint(for: session, now: now),
+        visited: visited)
     }
     func add(_ node: Node) -> Int? {
       let nodeKey = key(node.session, node.now, node.visited)
@@ -170,8 +216,8 @@ public struct PathExplorer<Services: ExplorableServices> {
       edges.append([])
       acceptsEvent.append(false)
       let index = nodes.count - 1
-      if graph.pathToState[node.session.state] == nil {
-        graph.pathToState[node.session.state] = path(to: index)
+      if graph.stateRefs[node.session.state] == nil {
+        graph.stateRefs[node.session.state] = PathRef(node: index, extra: nil, length: node.depth)
       }
       return nil
     }
@@ -180,7 +226,7 @@ public struct PathExplorer<Services: ExplorableServices> {
         session: started.session, saved: services.save(), now: clock.now(), visited: rootVisited,
         parent: nil, step: nil,
         depth: 0))
-    record(started.trace, path: path(to: 0), into: &graph)
+    record(started.trace, ref: PathRef(node: 0, extra: nil, length: 0), into: &graph)
 
     var cursor = 0
     while cursor < nodes.count {
@@ -229,10 +275,10 @@ public struct PathExplorer<Services: ExplorableServices> {
           session = result.session
           let observed = recorder.take()
           visited = check(observed, visited: visited, pathTo: cursor, step: step)
-          var explored = path(to: cursor)
-          explored.steps.append(step)
-          explored.states.append(session.state)
-          record(result.trace, path: explored, into: &graph)
+          record(
+            result.trace,
+            ref: PathRef(node: cursor, extra: (step, session.state), length: node.depth + 1),
+            into: &graph)
         }
         let child = Node(
           session: session, saved: services.save(), now: clock.now(), visited: visited,
@@ -244,17 +290,20 @@ public struct PathExplorer<Services: ExplorableServices> {
       }
     }
     graph.nodeCount = nodes.count
+    graph.parents = nodes.map(\.parent)
+    graph.steps = nodes.map(\.step)
+    graph.states = nodes.map(\.session.state)
     checkLiveness(&graph, nodes: nodes, edges: edges, acceptsEvent: acceptsEvent, path: path)
     return graph
   }
 
-  private func record(_ trace: StepTrace, path: ExploredPath, into graph: inout Graph) {
+  private func record(_ trace: StepTrace, ref: PathRef, into graph: inout Graph) {
     for transition in trace.transitions {
       let key = "\(transition.from)|\(transition.event ?? "always")|\(transition.index)"
-      if graph.pathToTransition[key] == nil { graph.pathToTransition[key] = path }
+      if graph.transitionRefs[key] == nil { graph.transitionRefs[key] = ref }
       // States passed through within a step (decisions without an event) are reached too.
-      for state in [transition.from, transition.to] where graph.pathToState[state] == nil {
-        graph.pathToState[state] = path
+      for state in [transition.from, transition.to] where graph.stateRefs[state] == nil {
+        graph.stateRefs[state] = ref
       }
     }
   }

@@ -47,6 +47,41 @@ public struct CompiledFlow: Sendable {
   }
 }
 
+extension CompiledFlow {
+  /// Every value slot some condition, check or action argument reads.
+  public var slotsRead: [Int] {
+    var slots: Set<Int> = []
+    func collect(_ expression: CompiledExpression) {
+      switch expression {
+      case .read(.slot(let slot)): slots.insert(slot)
+      case .read(.payload), .constant: break
+      case .not(let operand), .member(let operand, _): collect(operand)
+      case .and(let lhs, let rhs), .or(let lhs, let rhs), .compare(_, let lhs, let rhs):
+        collect(lhs)
+        collect(rhs)
+      }
+    }
+    func collect(_ transition: CompiledTransition) {
+      if let condition = transition.condition { collect(condition.expression) }
+      for action in transition.actions {
+        for argument in action.arguments { collect(argument.value) }
+      }
+    }
+    for state in states {
+      for transition in state.handlers.joined() { collect(transition) }
+      for transition in state.always { collect(transition) }
+    }
+    for check in checks {
+      switch check.kind {
+      case .reachesWhen(_, let condition), .performsWhen(_, let condition):
+        collect(condition.expression)
+      default: break
+      }
+    }
+    return slots.sorted()
+  }
+}
+
 extension CompiledFlow: CustomStringConvertible {
   public var description: String {
     "\(id) v\(version) (\(states.count) states, \(events.count) events, \(contentHash.prefix(12)))"
