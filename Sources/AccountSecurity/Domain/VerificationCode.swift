@@ -41,7 +41,7 @@ public struct IssuedCode: Sendable, Hashable {
   var isActive: Bool { !used && !invalidated }
 
   /// SHA-256 over the salt and the code.
-  static func digest(_ code: String, salt: [UInt8]) -> [UInt8] {
+  public static func digest(_ code: String, salt: [UInt8]) -> [UInt8] {
     var hasher = SHA256()
     hasher.update(data: salt)
     hasher.update(data: Array(code.utf8))
@@ -49,14 +49,14 @@ public struct IssuedCode: Sendable, Hashable {
   }
 
   /// Compares in time that depends only on the length, never on where the first difference is.
-  static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+  public static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     guard lhs.count == rhs.count else { return false }
     var difference: UInt8 = 0
     for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
     return difference == 0
   }
 
-  func matches(_ code: String) -> Bool {
+  public func matches(_ code: String) -> Bool {
     Self.constantTimeEqual(Self.digest(code, salt: salt), hash)
   }
 }

@@ -220,6 +220,11 @@ struct YAMLComposer {
       }
     }
     if parser.error == YAML_MEMORY_ERROR { message = "out of memory while reading YAML" }
+    if problem.contains("nesting level") {
+      return Diagnostic(
+        .limitExceeded, "nesting is deeper than libyaml's limit of 1000 levels",
+        at: SourceLocation(line: Int(mark.line) + 1, column: Int(mark.column) + 1))
+    }
     return Diagnostic(
       .yamlSyntax, message,
       at: SourceLocation(line: Int(mark.line) + 1, column: Int(mark.column) + 1))
