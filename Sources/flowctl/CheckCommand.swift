@@ -44,9 +44,8 @@ struct CheckCommand: ParsableCommand {
     for path in flows {
       let flow = try FlowInput.flow(path)
       let report = FlowChecker.run(flow)
-      print(
-        "\(path): \(flow.checks.count) checks over \(report.starts) starts, \(report.nodes) states explored"
-      )
+      let checks = flow.checks.count == 1 ? "1 check" : "\(flow.checks.count) checks"
+      print("\(path): \(checks) over \(report.starts) starts, \(report.nodes) states explored")
       if !report.complete {
         print("  ✗ the paths could not all be explored within the limit; nothing is proven")
         failed += 1

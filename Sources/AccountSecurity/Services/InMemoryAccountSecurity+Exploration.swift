@@ -47,8 +47,8 @@ extension InMemoryAccountSecurity: ExplorableServices {
     return parts.joined(separator: "|")
   }
 
-  /// Codes: the one just received and a wrong one; phones: a new valid number and the
-  /// target's own; other types: every case, or a sample.
+  /// Codes: the one just received and a wrong one; phones: a new valid number; other types:
+  /// every case, or a sample.
   public func candidates(for type: ValueType, field: String, session: Session, now: Int)
     -> [ExplorationInput]
   {
