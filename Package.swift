@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -87,3 +88,16 @@ let package = Package(
     ),
   ]
 )
+
+// Fuzzing (scripts/fuzz.sh): a libFuzzer binary over the loader, the expression parser and the
+// world and events readers. Only declared when asked for, so normal builds never see it.
+if ProcessInfo.processInfo.environment["FLOWENGINE_FUZZ"] == "1" {
+  package.targets.append(
+    .executableTarget(
+      name: "FlowFuzz",
+      dependencies: ["FlowEngine", "AccountSecurity"],
+      path: "Fuzz/FlowFuzz",
+      swiftSettings: [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer,address"])],
+      linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    ))
+}

@@ -1,4 +1,5 @@
 import FlowEngine
+import Foundation
 import Testing
 
 @Suite("Guard expressions")
@@ -9,6 +10,8 @@ struct ExpressionParserTests {
       ("actor.role == \"admin\"", "actor.role == \"admin\""),
       ("not isAdmin", "not isAdmin"),
       ("a and b or c", "(a and b) or c"),
+      ("a or b or c or d", "a or b or c or d"),
+      ("a and (b and c)", "a and (b and c)"),
       ("a and (b or c)", "a and (b or c)"),
       ("not (a and b)", "not (a and b)"),
       ("verifyCode.failures >= 5", "verifyCode.failures >= 5"),
@@ -70,5 +73,28 @@ struct ExpressionParserTests {
     #expect(throws: ExpressionSyntaxError.self) { try ExpressionParser.parse(deep) }
     let nots = String(repeating: "not ", count: 100) + "a"
     #expect(throws: ExpressionSyntaxError.self) { try ExpressionParser.parse(nots) }
+  }
+
+  /// Inputs the fuzzer found that once broke the round trip or crashed; kept as regressions.
+  @Test(
+    "fuzzer findings parse and print back stably",
+    arguments: FuzzFindings.files(prefix: "expression-"))
+  func fuzzRegression(_ path: String) throws {
+    let text = String(
+      decoding: try #require(FileManager.default.contents(atPath: path)), as: UTF8.self)
+    guard let expression = try? ExpressionParser.parse(text) else { return }
+    let printed = expression.description
+    let again = try ExpressionParser.parse(printed)
+    #expect(again.description == printed)
+  }
+}
+
+enum FuzzFindings {
+  static func files(prefix: String) -> [String] {
+    let directory = Fixtures.root.appendingPathComponent("fuzz")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasPrefix(prefix) }.sorted().map {
+      directory.appendingPathComponent($0).path
+    }
   }
 }

@@ -41,12 +41,26 @@ extension Expression: CustomStringConvertible {
     case .literal(let value): value.description
     case .path(let parts): parts.joined(separator: ".")
     case .not(let operand): "not \(operand.parenthesized)"
-    case .and(let lhs, let rhs): "\(lhs.parenthesized) and \(rhs.parenthesized)"
-    case .or(let lhs, let rhs): "\(lhs.parenthesized) or \(rhs.parenthesized)"
+    // A chain of the same operator reads left to right without parentheses (`a or b or c`), as
+    // the parser groups it; printing it nested would exceed the nesting limit on long chains.
+    case .and(let lhs, let rhs):
+      "\(lhs.isAnd ? lhs.description : lhs.parenthesized) and \(rhs.parenthesized)"
+    case .or(let lhs, let rhs):
+      "\(lhs.isOr ? lhs.description : lhs.parenthesized) or \(rhs.parenthesized)"
     case .comparison(let op, let lhs, let rhs): "\(lhs) \(op.rawValue) \(rhs)"
     case .membership(let value, let list):
       "\(value) in [\(list.map(\.description).joined(separator: ", "))]"
     }
+  }
+
+  private var isAnd: Bool {
+    if case .and = kind { return true }
+    return false
+  }
+
+  private var isOr: Bool {
+    if case .or = kind { return true }
+    return false
   }
 
   private var parenthesized: String {
