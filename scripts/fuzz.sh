@@ -10,9 +10,10 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(flow expression world events)
 
-FLOWENGINE_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product FlowFuzz \
+scratch=${FUZZ_SCRATCH:-.build-fuzz}
+FLOWENGINE_FUZZ=1 swift build -c release --scratch-path "$scratch" --product FlowFuzz \
   -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
-binary=.build-fuzz/release/FlowFuzz
+binary=$scratch/release/FlowFuzz
 
 seed() {
   local target=$1 dir=$2

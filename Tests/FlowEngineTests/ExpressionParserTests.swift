@@ -11,6 +11,7 @@ struct ExpressionParserTests {
       ("not isAdmin", "not isAdmin"),
       ("a and b or c", "(a and b) or c"),
       ("a or b or c or d", "a or b or c or d"),
+      (#"x == "say \"hi\" \\ bye""#, #"x == "say \"hi\" \\ bye""#),
       ("a and (b and c)", "a and (b and c)"),
       ("a and (b or c)", "a and (b or c)"),
       ("not (a and b)", "not (a and b)"),

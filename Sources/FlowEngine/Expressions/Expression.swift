@@ -38,6 +38,12 @@ extension Expression: CustomStringConvertible {
   /// The expression written back in canonical form (used in traces and diagrams).
   public var description: String {
     switch kind {
+    case .literal(.string(let text)):
+      // Escaped as the lexer reads it, so any text prints back to the same literal.
+      "\""
+        + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+          of: "\"", with: "\\\"")
+        + "\""
     case .literal(let value): value.description
     case .path(let parts): parts.joined(separator: ".")
     case .not(let operand): "not \(operand.parenthesized)"
