@@ -53,9 +53,11 @@ extension Expression: CustomStringConvertible {
       "\(lhs.isAnd ? lhs.description : lhs.parenthesized) and \(rhs.parenthesized)"
     case .or(let lhs, let rhs):
       "\(lhs.isOr ? lhs.description : lhs.parenthesized) or \(rhs.parenthesized)"
-    case .comparison(let op, let lhs, let rhs): "\(lhs) \(op.rawValue) \(rhs)"
+    // Operands of a comparison are simple unless written in parentheses: keep those, since
+    // comparisons do not chain and `and`/`or`/`not` bind more loosely.
+    case .comparison(let op, let lhs, let rhs): "\(lhs.simple) \(op.rawValue) \(rhs.simple)"
     case .membership(let value, let list):
-      "\(value) in [\(list.map(\.description).joined(separator: ", "))]"
+      "\(value.simple) in [\(list.map(\.description).joined(separator: ", "))]"
     }
   }
 
@@ -67,6 +69,14 @@ extension Expression: CustomStringConvertible {
   private var isOr: Bool {
     if case .or = kind { return true }
     return false
+  }
+
+  /// As an operand of a comparison or `in`: anything but a value or a name in parentheses.
+  private var simple: String {
+    switch kind {
+    case .literal, .path: description
+    default: "(\(description))"
+    }
   }
 
   private var parenthesized: String {
