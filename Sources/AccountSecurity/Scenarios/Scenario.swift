@@ -112,6 +112,15 @@ public struct Scenario: Sendable {
     }
     let start = top["start"].flatMap { expectation($0, reader: &reader) }
     let final = top["final"].flatMap { expectation($0, reader: &reader) }
+    if let final,
+      final.accepted != nil || final.rejected != nil || final.effects != nil
+        || final.delivered != nil
+    {
+      reader.report(
+        .unknownKey,
+        "'final' describes the end of the run: it takes state, outcome, users and routes (put accepted, rejected, effects and delivered under a step's expect)",
+        at: final.location)
+    }
     var steps: [Step] = []
     for node in top["steps"].map({ reader.list($0, what: "steps") }) ?? [] {
       guard
@@ -171,6 +180,10 @@ public struct Scenario: Sendable {
     expectation.accepted = fields["accepted"].flatMap { reader.bool($0, what: "accepted") }
     expectation.rejected = fields["rejected"].flatMap { reader.string($0, what: "rejected") }
     expectation.outcome = fields["outcome"].flatMap { reader.string($0, what: "outcome") }
+    if expectation.accepted == true, expectation.rejected != nil {
+      reader.report(
+        .invalidValue, "'accepted: true' and 'rejected' contradict each other; keep one", at: node)
+    }
     if let effects = fields["effects"] {
       expectation.effects = reader.list(effects, what: "effects").compactMap {
         reader.string($0, what: "an action")

@@ -10,6 +10,8 @@ enum ExpressionScope {
 enum EventBinding {
   /// `always` transitions: there is no event.
   case none
+  /// A check's condition: evaluated on the session, with no event.
+  case check
   /// An `on` handler for an undeclared event (reported already): its payload is unknown.
   case unknown
   case named(String)
@@ -166,6 +168,11 @@ extension ValidationRun {
         switch event {
         case .unknown:
           continue
+        case .check:
+          report(
+            .eventOutsideTransition,
+            "guard '\(use.value)' reads event.\(field), but a check is evaluated on the session, with no event",
+            at: use.location, length: use.value.count)
         case .named(let event):
           if payloadIsKnown(event), declaredFields[event]?.contains(field) != true {
             report(
@@ -345,6 +352,12 @@ extension ValidationRun {
           report(
             .eventOutsideTransition,
             "'always' transitions run without an event, so event.\(field) is not available here",
+            at: at(0), length: fullLength)
+          return nil
+        case .check:
+          report(
+            .eventOutsideTransition,
+            "a check is evaluated on the session, with no event, so event.\(field) is not available here",
             at: at(0), length: fullLength)
           return nil
         case .unknown:

@@ -229,7 +229,7 @@ extension ValidationRun {
         requireState(via)
       case .reachesWhen(let state, let condition):
         requireState(state)
-        let parsed = checkCondition(condition, event: .none)
+        let parsed = checkCondition(condition, event: .check)
         var checked = condition
         checked.parsed = parsed
         definition.checks[index].kind = .reachesWhen(state: state, condition: checked)
@@ -245,7 +245,7 @@ extension ValidationRun {
             "the flow never performs '\(action.value)', so this check proves nothing",
             at: action.location, length: action.value.count)
         }
-        let parsed = checkCondition(condition, event: .none)
+        let parsed = checkCondition(condition, event: .check)
         var checked = condition
         checked.parsed = parsed
         definition.checks[index].kind = .performsWhen(action: action, condition: checked)
