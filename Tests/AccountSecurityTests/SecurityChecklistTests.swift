@@ -485,3 +485,42 @@ struct SecurityChecklistTests {
     )
   }
 }
+
+/// Found in review: a session that started with 2FA off must not save a number after another
+/// session turned 2FA on (it would skip the code 2FA now demands).
+@Suite("Stale sessions")
+struct StaleSessionTests {
+  @Test func anOlderSessionCannotSaveAfter2FAWasTurnedOn() throws {
+    var first = try Harness(Harness.ownFlowPath, actor: "alan", target: "alan")
+    let runner = FlowRunner(flow: first.flow, services: first.services, clock: first.clock)
+    var second = try runner.start(
+      sessionID: "second", facts: first.services.facts(actor: "alan", target: "alan").get()
+    )
+    .session
+    for (event, payload) in [
+      ("editPhone", ["phone": Value.string("+15550109999")]), ("save", [:]), ("enable2FA", [:]),
+    ] {
+      second = runner.send(second, event, payload).session
+    }
+    second =
+      runner.send(second, "submitCode", ["code": .string(first.lastCode(to: "+15550109999")!)])
+      .session
+    #expect(second.outcome == "completed")
+    #expect(first.user("alan").twoFactor.enabled)
+
+    first.send("editPhone", ["phone": .string("+15550107777")])
+    let save = first.send("save")
+    #expect(save.rejection?.kind == "action-failed")
+    #expect("\(save.rejection!)".contains("2FA was turned on for alan since this session started"))
+    #expect(first.user("alan").phone.e164 == "+15550109999")
+  }
+
+  @Test func aDemotedAdminCannotFinishChangingAMembersNumber() throws {
+    var run = try Harness(Harness.teamFlowPath, actor: "ada", target: "tess")
+    run.send("editPhone", ["phone": .string("+15550109999")])
+    run.services.update { $0.users["ada"]?.role = .manager }
+    let save = run.send("save")
+    #expect(save.rejection?.kind == "action-failed")
+    #expect(run.user("tess").phone.e164 == "+15550100003")
+  }
+}

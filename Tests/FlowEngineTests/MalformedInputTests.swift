@@ -116,3 +116,38 @@ struct MalformedInputTests {
       ])
   }
 }
+
+/// Hostile input found in review: each is refused quickly, with no huge allocation.
+@Suite("Hostile input from review")
+struct HostileInputTests {
+  @Test func veryLongNamesGetNoSuggestionAndNoHugeTable() {
+    let long = String(repeating: "a", count: 60_000)
+    // YAML keys stop at 1,024 characters; the old suggestion table would still have held
+    // 60,001 × 1,001 integers.
+    let other = String(repeating: "b", count: 1_000)
+    let text = """
+      flow: x
+      version: 1
+      title: t
+      context: { actor: user, target: user }
+      start: \(long)
+      states:
+        \(other): { final: true, outcome: completed }
+
+      """
+    let limits = LoadLimits(maxScalarBytes: 100_000)
+    let document = FlowDocument.parse(text, catalog: AccountSecurityCatalog.catalog, limits: limits)
+    let unknownStart = document.diagnostics.first { $0.code == .unknownStartState }
+    #expect(unknownStart != nil)
+    #expect(unknownStart?.message.contains("did you mean") == false)
+  }
+
+  @Test func hugeDurationsAreNotDurations() {
+    #expect(Value.parseDuration("9223372036854775807s") == nil)
+    #expect(Value.parseDuration("36500d") == 36_500 * 86_400)
+    #expect(Value.parseDuration("36501d") == nil)
+    let clock = ManualClock()
+    clock.advance(by: Int.max)
+    #expect(clock.now() > 0, "the clock saturates instead of trapping")
+  }
+}

@@ -182,7 +182,32 @@ struct Actions {
 
   // MARK: - Profile and 2FA
 
+  /// A session decides on the facts it read when it started. Before it changes a number or
+  /// 2FA, those facts must not have grown stale in a way that matters: the actor still an admin
+  /// if they were, both users still in their accounts, and 2FA not turned on for the target by
+  /// someone else since (an older session must not skip the code that 2FA now demands).
+  private func requireFactsStillHold() throws(ActionFailure) {
+    let session = request.session
+    guard let actor = state.users[context.actor], let target = state.users[context.target] else {
+      throw ActionFailure("the actor or the target no longer exists")
+    }
+    if session.value("actor.role") == .string(Role.admin.rawValue), actor.role != .admin {
+      throw ActionFailure("\(actor.id) is no longer an admin; start again")
+    }
+    if session.value("actor.account") != .string(actor.account)
+      || session.value("target.account") != .string(target.account)
+    {
+      throw ActionFailure(
+        "the actor or the target changed accounts since this session started; start again")
+    }
+    if session.value("target.twoFactor.enabled") == .bool(false), target.twoFactor.enabled {
+      throw ActionFailure(
+        "2FA was turned on for \(target.id) since this session started; start again")
+    }
+  }
+
   private mutating func setTwoFactor(_ enabled: Bool) throws(ActionFailure) -> [String: Value] {
+    if !enabled { try requireFactsStillHold() }
     var user = try target()
     user.twoFactor.enabled = enabled
     state.users[user.id] = user
@@ -194,6 +219,7 @@ struct Actions {
   /// Saves the number on the profile only: call routing is not touched.
   private mutating func savePhone() throws(ActionFailure) -> [String: Value] {
     let number = try phone("phone")
+    try requireFactsStillHold()
     var user = try target()
     let previous = user.phone
     user.phone = number

@@ -3,13 +3,17 @@ public enum Suggestion {
   /// The candidate nearest to `name`, if it is close enough to be a plausible typo.
   public static func closest(to name: String, in candidates: some Sequence<String>) -> String? {
     let target = Array(name.lowercased().unicodeScalars)
+    // Suggestions are for typos in names people type; long text gets none (and no big table).
+    guard target.count <= 64 else { return nil }
+    let allowed = max(1, min(3, target.count / 3))
     var best: (name: String, distance: Int)?
     for candidate in candidates {
-      let distance = editDistance(target, Array(candidate.lowercased().unicodeScalars))
+      let other = Array(candidate.lowercased().unicodeScalars)
+      guard abs(other.count - target.count) <= allowed else { continue }
+      let distance = editDistance(target, other)
       if best == nil || distance < best!.distance { best = (candidate, distance) }
     }
     guard let best else { return nil }
-    let allowed = max(1, min(3, target.count / 3))
     return best.distance <= allowed ? best.name : nil
   }
 

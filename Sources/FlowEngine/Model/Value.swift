@@ -24,7 +24,10 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
     return "\(seconds)s"
   }
 
-  /// Reads `10m`, `30s`, `2h`, `1d` into seconds; nil for anything else.
+  /// The longest duration accepted anywhere (100 years), so clocks and deadlines never overflow.
+  public static let maxDuration = 100 * 365 * 86_400
+
+  /// Reads `10m`, `30s`, `2h`, `1d` into seconds; nil for anything else (or beyond 100 years).
   public static func parseDuration(_ text: some StringProtocol) -> Int? {
     guard let unit = text.last, text.count >= 2 else { return nil }
     let digits = text.dropLast()
@@ -41,6 +44,6 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
     default: return nil
     }
     let (result, overflow) = amount.multipliedReportingOverflow(by: scale)
-    return overflow ? nil : result
+    return overflow || result > maxDuration ? nil : result
   }
 }

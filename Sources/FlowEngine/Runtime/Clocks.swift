@@ -26,6 +26,9 @@ public final class ManualClock: FlowClock {
 
   /// Moves the clock forward by `seconds`.
   public func advance(by seconds: Int) {
-    current.withLock { $0 += seconds }
+    current.withLock { now in
+      let (moved, overflow) = now.addingReportingOverflow(seconds)
+      now = overflow ? Int.max / 2 : moved
+    }
   }
 }

@@ -93,6 +93,50 @@ extension ValidationRun {
       guardDependencies[name] = references.guards
     }
     checkGuardCycles()
+    checkGuardSizes()
+  }
+
+  /// Guards are inlined where they are used; a guard that uses another twice, which uses another
+  /// twice, … doubles at each level. Refuse any guard whose inlined size passes the limit.
+  private mutating func checkGuardSizes() {
+    let limit = 10 * limits.maxExpressionLength
+    var sizes: [String: Int] = [:]
+    var visiting: Set<String> = []
+    func size(of name: String) -> Int {
+      if let known = sizes[name] { return known }
+      guard visiting.insert(name).inserted, let index = guardIndex[name],
+        let expression = definition.guards[index].expression.parsed
+      else { return 1 }
+      var total = Self.nodeCount(expression)
+      for dependency in guardDependencies[name] ?? [] {
+        total = min(limit + 1, total + size(of: dependency.value))
+      }
+      visiting.remove(name)
+      sizes[name] = total
+      return total
+    }
+    // Report the guards that cross the limit, not every guard built on them.
+    for guardDefinition in definition.guards
+    where size(of: guardDefinition.name.value) > limit
+      && (guardDependencies[guardDefinition.name.value] ?? []).allSatisfy({
+        size(of: $0.value) <= limit
+      })
+    {
+      report(
+        .limitExceeded,
+        "guard '\(guardDefinition.name.value)' grows past \(limit) terms once the guards it uses are written out; use each guard once",
+        at: guardDefinition.name.location, length: guardDefinition.name.value.count)
+    }
+  }
+
+  static func nodeCount(_ expression: Expression) -> Int {
+    switch expression.kind {
+    case .literal, .path: 1
+    case .not(let operand): 1 + nodeCount(operand)
+    case .and(let lhs, let rhs), .or(let lhs, let rhs), .comparison(_, let lhs, let rhs):
+      1 + nodeCount(lhs) + nodeCount(rhs)
+    case .membership(let value, let items): 1 + nodeCount(value) + items.count
+    }
   }
 
   private mutating func checkGuardCycles() {
