@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer binary (with AddressSanitizer) and runs each fuzz target.
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default: 60 s; flow expression world events)
+# With FUZZ_RUNS=N each target runs exactly N inputs from a fixed seed instead, so a run (as in
+# CI) is repeatable: the same binary and seeds explore the same inputs.
 # Seeds come from the fixtures, flows, examples and scenarios; crashes are written to
 # fuzz-out/<target>/crash-*, and fuzz-out/<target>/corpus keeps what was found.
 set -euo pipefail
@@ -34,8 +36,15 @@ for target in "${targets[@]}"; do
   out=fuzz-out/$target
   mkdir -p "$out/corpus"
   seed "$target" "$out/seeds"
-  echo "== fuzzing $target for ${seconds}s"
-  if ! FUZZ_TARGET=$target LSAN_OPTIONS=suppressions=scripts/lsan.supp:print_suppressions=0 "$binary" "$out/corpus" "$out/seeds" -max_total_time="$seconds" -timeout=5 \
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$FUZZ_RUNS" -seed=1)
+    export SWIFT_DETERMINISTIC_HASHING=1
+    echo "== fuzzing $target ($FUZZ_RUNS inputs from a fixed seed)"
+  else
+    budget=(-max_total_time="$seconds")
+    echo "== fuzzing $target for ${seconds}s"
+  fi
+  if ! FUZZ_TARGET=$target LSAN_OPTIONS=suppressions=scripts/lsan.supp:print_suppressions=0 "$binary" "$out/corpus" "$out/seeds" "${budget[@]}" -timeout=5 \
     -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$out/" -print_final_stats=1 2>"$out/log.txt"; then
     echo "fuzz target $target found a problem; see $out/log.txt and $out/crash-*" >&2
     status=1
