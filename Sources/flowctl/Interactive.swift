@@ -91,10 +91,4 @@ extension String {
     count >= width ? self : self + String(repeating: " ", count: width - count)
   }
 
-  func trimmingWhitespace() -> String {
-    var slice = Substring(self)
-    while slice.first?.isWhitespace == true { slice = slice.dropFirst() }
-    while slice.last?.isWhitespace == true { slice = slice.dropLast() }
-    return String(slice)
-  }
 }

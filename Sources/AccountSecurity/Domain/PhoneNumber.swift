@@ -59,7 +59,8 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
 }
 
 extension String {
-  func trimmingWhitespace() -> String {
+  /// The text without leading and trailing white space.
+  public func trimmingWhitespace() -> String {
     var slice = Substring(self)
     while slice.first?.isWhitespace == true { slice = slice.dropFirst() }
     while slice.last?.isWhitespace == true { slice = slice.dropLast() }

@@ -115,7 +115,7 @@ public enum WorldFile {
         if state.users[user] == nil {
           reader.report(
             .unknownFact,
-            "route to unknown user '\(user)'\(hint(user, in: Array(state.users.keys)))",
+            "route to unknown user '\(user)'\(Suggestion.hint(for: user, in: Array(state.users.keys)))",
             at: fields["user"]!)
           continue
         }
@@ -125,10 +125,6 @@ public enum WorldFile {
     let diagnostics = (read.diagnostics + reader.diagnostics).sortedByLocation()
     return Loaded(
       state: diagnostics.hasErrors ? nil : state, diagnostics: diagnostics, source: read.source)
-  }
-
-  private static func hint(_ name: String, in candidates: [String]) -> String {
-    Suggestion.hint(for: name, in: candidates)
   }
 
   private static func readUser(
@@ -154,14 +150,14 @@ public enum WorldFile {
       let cases = Role.allCases.map(\.rawValue)
       reader.report(
         .invalidValue,
-        "'\(roleText)' is not a role\(hint(roleText, in: cases)); roles: \(cases.joined(separator: ", "))",
+        "'\(roleText)' is not a role\(Suggestion.hint(for: roleText, in: cases)); roles: \(cases.joined(separator: ", "))",
         at: fields["role"]!)
       valid = false
     }
     if state.accounts[account] == nil {
       reader.report(
         .unknownFact,
-        "unknown account '\(account)'\(hint(account, in: Array(state.accounts.keys))); define it under accounts",
+        "unknown account '\(account)'\(Suggestion.hint(for: account, in: Array(state.accounts.keys))); define it under accounts",
         at: fields["account"]!)
       valid = false
     }

@@ -22,11 +22,11 @@ struct FlowLoader {
       return nil
     }
     guard let top = mapping(root, what: "a flow file", keys: Self.topLevelKeys) else { return nil }
-    let id = requiredScalar(top, "flow", in: root).flatMap { kebabName($0, what: "a flow id") }
-    let version = requiredScalar(top, "version", in: root).flatMap {
+    let id = requiredValue(top, "flow", in: root).flatMap { kebabName($0, what: "a flow id") }
+    let version = requiredValue(top, "version", in: root).flatMap {
       positiveInt($0, what: "version")
     }
-    let title = requiredScalar(top, "title", in: root).flatMap { text($0, what: "title") }
+    let title = requiredValue(top, "title", in: root).flatMap { text($0, what: "title") }
     if let title, title.value.allSatisfy(\.isWhitespace) {
       report(
         .invalidValue, "the title is empty; give the flow a short human title", at: title.location)
@@ -36,7 +36,7 @@ struct FlowLoader {
     let settings = top["settings"].map { loadSettings($0) } ?? []
     let guards = top["guards"].map { loadGuards($0) } ?? []
     let events = top["events"].map { loadEvents($0) } ?? []
-    let start = requiredScalar(top, "start", in: root).flatMap { name($0, what: "a start state") }
+    let start = requiredValue(top, "start", in: root).flatMap { name($0, what: "a start state") }
     let states = requiredValue(top, "states", in: root).map { loadStates($0) } ?? []
     let checks = top["checks"].map { loadChecks($0) } ?? []
     // Missing or malformed header values were reported; placeholders let the rest be checked.
@@ -380,12 +380,6 @@ struct FlowLoader {
       return nil
     }
     return value
-  }
-
-  private mutating func requiredScalar(
-    _ fields: Fields, _ key: String, in parent: YAMLNode
-  ) -> YAMLNode? {
-    requiredValue(fields, key, in: parent)
   }
 
   private mutating func text(_ node: YAMLNode, what: String) -> Located<String>? {

@@ -40,7 +40,7 @@ public struct EventScript: Sendable {
     for node in reader.list(root, what: "an events file") {
       switch node.content {
       case .scalar(let name, _):
-        guard isName(name) else {
+        guard FlowLoader.isName(name) else {
           reader.report(.invalidName, "'\(name)' is not an event name", at: node)
           continue
         }
@@ -58,7 +58,7 @@ public struct EventScript: Sendable {
           }
           continue
         }
-        guard isName(key) else {
+        guard FlowLoader.isName(key) else {
           reader.report(.invalidName, "'\(key)' is not an event name", at: pairs[0].key)
           continue
         }
@@ -97,8 +97,4 @@ public struct EventScript: Sendable {
     )
   }
 
-  static func isName(_ text: String) -> Bool {
-    guard let first = text.unicodeScalars.first, first.isASCIILetter else { return false }
-    return text.unicodeScalars.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "_" }
-  }
 }
