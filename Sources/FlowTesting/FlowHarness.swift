@@ -93,11 +93,11 @@ public final class FlowHarness {
   public var receivedCode: String? { dryRun.receivedCode }
 
   /// The session, encoded (a stable, versioned snapshot).
-  public func snapshot() -> [UInt8] { dryRun.session.encoded() }
+  public func snapshot() -> [UInt8] { dryRun.session.encoded(key: dryRun.services.sessionKey) }
 
   /// Continues from an encoded snapshot of a session of the same flow.
   public func restore(_ snapshot: [UInt8]) throws {
-    try dryRun.restore(Session.decode(snapshot, for: flow))
+    try dryRun.restore(Session.decode(snapshot, for: flow, key: dryRun.services.sessionKey))
   }
 
   /// The steps so far, one line each, with guards, effects and rejections.

@@ -167,8 +167,8 @@ struct OwnNumberFlowTests {
     #expect(facts["actor.twoFactor.enabled"] == .bool(false))
     var second = try fresh.start(sessionID: "session-2", facts: facts2).session
     run.clock.advance(by: 60)
-    second = fresh.send(second, "disable2FA").session
-    second = fresh.send(second, "submitCode", ["code": .string(code)]).session
+    second = try fresh.send(second, "disable2FA").session
+    second = try fresh.send(second, "submitCode", ["code": .string(code)]).session
     #expect(second.state == "verifyingCurrentNumber", "a spent code fails")
   }
 

@@ -42,7 +42,8 @@ struct RandomSequenceTests {
     var problems: [String] = []
     let clock = ManualClock()
     let services = InMemoryAccountSecurity(
-      state: Harness.team(), clock: clock, codes: SeededCodeGenerator(seed: seed))
+      state: Harness.team(), clock: clock, codes: SeededCodeGenerator(seed: seed),
+      sessionKey: testSessionKey)
     let runner = FlowRunner(
       flow: flow, services: services, clock: clock,
       logger: Logger(label: "random") { _ in SwiftLogNoOpLogHandler() })
@@ -65,7 +66,7 @@ struct RandomSequenceTests {
       }
       if event == "editPhone" { payload["phone"] = .string(random.pick(phones)) }
       if random.next() % 20 == 0 { payload["extra"] = .bool(true) }
-      let result = runner.send(session, event, payload)
+      let result = try runner.send(session, event, payload)
       if !result.accepted, result.session != session {
         problems.append("a rejected '\(event)' changed the session")
       }

@@ -54,9 +54,9 @@ struct SecretTests {
     for step in script.steps {
       let result: FlowRunner.StepResult
       switch step {
-      case .event(let name, let payload): result = runner.send(run.session, name, payload)
+      case .event(let name, let payload): result = try runner.send(run.session, name, payload)
       case .codeFrom(let destination):
-        result = runner.send(
+        result = try runner.send(
           run.session, "submitCode", ["code": .string(run.lastCode(to: destination) ?? "000000")])
       case .wait(let seconds):
         run.clock.advance(by: seconds)
@@ -68,9 +68,9 @@ struct SecretTests {
       if let rejection = result.trace.rejection { outputs.append(rejection.description) }
     }
     // Wrong codes typed by a person are secrets too: try one and a malformed one.
-    let wrong = runner.send(run.session, "submitCode", ["code": .string("424242")])
+    let wrong = try runner.send(run.session, "submitCode", ["code": .string("424242")])
     outputs.append("\(wrong.trace)")
-    let malformed = runner.send(run.session, "submitCode", ["code": .string("12ab")])
+    let malformed = try runner.send(run.session, "submitCode", ["code": .string("12ab")])
     outputs.append("\(malformed.trace)" + (malformed.trace.rejection?.description ?? ""))
 
     let audit = run.state.audit.map { "\($0)" }

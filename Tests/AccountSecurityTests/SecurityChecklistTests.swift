@@ -93,8 +93,8 @@ struct SecurityChecklistTests {
     )
     .session
     first.clock.advance(by: 31)
-    second = other.send(second, "disable2FA").session
-    second = other.send(second, "submitCode", ["code": .string(code)]).session
+    second = try other.send(second, "disable2FA").session
+    second = try other.send(second, "submitCode", ["code": .string(code)]).session
     #expect(
       second.state == "verifyingCurrentNumber", "the first session's code fails in the second")
 
@@ -179,10 +179,10 @@ struct SecurityChecklistTests {
     )
     .session
     run.clock.advance(by: 31)
-    next = runner.send(next, "disable2FA").session
-    next = runner.send(next, "submitCode", ["code": .string("000000")]).session
+    next = try runner.send(next, "disable2FA").session
+    next = try runner.send(next, "submitCode", ["code": .string("000000")]).session
     #expect(next.value("verifyCode.failures") == .int(4), "a new session goes on counting")
-    next = runner.send(next, "submitCode", ["code": .string("000000")]).session
+    next = try runner.send(next, "submitCode", ["code": .string("000000")]).session
     #expect(next.outcome == "locked")
   }
 
@@ -200,9 +200,9 @@ struct SecurityChecklistTests {
       sessionID: "s2", facts: run.services.facts(actor: "ada", target: "ada").get()
     ).session
     run.clock.advance(by: 31)
-    next = runner.send(next, "disable2FA").session
+    next = try runner.send(next, "disable2FA").session
     let code = try #require(run.lastCode(to: Self.current))
-    next = runner.send(next, "submitCode", ["code": .string(code)]).session
+    next = try runner.send(next, "submitCode", ["code": .string(code)]).session
     #expect(next.outcome == "locked")
     // A flow cannot ask for more than 100 attempts.
     let text = try String(
@@ -332,7 +332,7 @@ struct SecurityChecklistTests {
       sessionID: "alan-own", facts: own.services.facts(actor: "alan", target: "alan").get()
     )
     .session
-    alan = runner.send(alan, "disable2FA").session
+    alan = try runner.send(alan, "disable2FA").session
     let code = try #require(own.lastCode(to: "+15550100002"))
     // Ada changes Alan's number in the team flow, on the same services.
     let team = FlowRunner(
@@ -341,10 +341,10 @@ struct SecurityChecklistTests {
       sessionID: "ada-team", facts: own.services.facts(actor: "ada", target: "alan").get()
     )
     .session
-    change = team.send(change, "editPhone", ["phone": .string(Self.newNumber)]).session
-    change = team.send(change, "save").session
+    change = try team.send(change, "editPhone", ["phone": .string(Self.newNumber)]).session
+    change = try team.send(change, "save").session
     #expect(change.outcome == "completed")
-    alan = runner.send(alan, "submitCode", ["code": .string(code)]).session
+    alan = try runner.send(alan, "submitCode", ["code": .string(code)]).session
     #expect(alan.state == "verifyingCurrentNumber", "the pending code died with the change")
   }
 
@@ -415,7 +415,7 @@ struct SecurityChecklistTests {
     for bad in ["5550109999", "+0 555 010", "+1555", "+1234567890123456", "+1 555 CALL", ""] {
       var other = try Harness(Harness.teamFlowPath, actor: "ada", target: "tess")
       let before = other.state
-      let trace = other.send("editPhone", ["phone": .string(bad)])
+      let trace = try other.send("editPhone", ["phone": .string(bad)])
       guard case .invalidPayload(_, let field, _) = trace.rejection else {
         Issue.record("'\(bad)' accepted")
         continue
@@ -500,18 +500,18 @@ struct StaleSessionTests {
     for (event, payload) in [
       ("editPhone", ["phone": Value.string("+15550109999")]), ("save", [:]), ("enable2FA", [:]),
     ] {
-      second = runner.send(second, event, payload).session
+      second = try runner.send(second, event, payload).session
     }
     second =
-      runner.send(second, "submitCode", ["code": .string(first.lastCode(to: "+15550109999")!)])
+      try runner.send(second, "submitCode", ["code": .string(first.lastCode(to: "+15550109999")!)])
       .session
     #expect(second.outcome == "completed")
     #expect(first.user("alan").twoFactor.enabled)
 
     first.send("editPhone", ["phone": .string("+15550107777")])
     let save = first.send("save")
-    #expect(save.rejection?.kind == "action-failed")
-    #expect("\(save.rejection!)".contains("2FA was turned on for alan since this session started"))
+    #expect(save.rejection?.kind == "facts-changed")
+    #expect("\(save.rejection!)".contains("profile changed since the last step of this session"))
     #expect(first.user("alan").phone.e164 == "+15550109999")
   }
 
@@ -520,7 +520,8 @@ struct StaleSessionTests {
     run.send("editPhone", ["phone": .string("+15550109999")])
     run.services.update { $0.users["ada"]?.role = .manager }
     let save = run.send("save")
-    #expect(save.rejection?.kind == "action-failed")
+    #expect(save.rejection?.kind == "facts-changed")
     #expect(run.user("tess").phone.e164 == "+15550100003")
+    #expect(run.send("save").rejection?.kind == "facts-changed", "every later event too")
   }
 }

@@ -72,7 +72,8 @@ struct Harness: CustomStringConvertible {
     flow = try Self.flow(path)
     clock = ManualClock()
     services = InMemoryAccountSecurity(
-      state: Self.team(), clock: clock, codes: SeededCodeGenerator(seed: seed))
+      state: Self.team(), clock: clock, codes: SeededCodeGenerator(seed: seed),
+      sessionKey: testSessionKey)
     runner = FlowRunner(flow: flow, services: services, clock: clock)
     let facts = try services.facts(actor: actor, target: target).get()
     let started = try runner.start(sessionID: "session-1", facts: facts)
@@ -83,7 +84,7 @@ struct Harness: CustomStringConvertible {
   /// Sends an event; returns the step's trace.
   @discardableResult
   mutating func send(_ event: String, _ payload: [String: Value] = [:]) -> StepTrace {
-    let result = runner.send(session, event, payload)
+    let result = try! runner.send(session, event, payload)
     session = result.session
     traces.append(result.trace)
     return result.trace
@@ -193,4 +194,18 @@ struct Script: Sendable, CustomStringConvertible {
     Script(
       name: "team: denied", flow: Harness.teamFlowPath, actor: "tess", target: "mia", steps: []),
   ]
+}
+
+/// The key every test's in-memory services sign sessions with, so tests can encode and decode.
+let testSessionKey = SessionKey(bytes: Array(repeating: 0x2F, count: 32))!
+
+extension Session {
+  /// Encoded with the tests' key.
+  func encoded() -> [UInt8] { encoded(key: testSessionKey) }
+  var encodedString: String { encodedString(key: testSessionKey) }
+
+  /// Decoded with the tests' key.
+  static func decode(_ bytes: [UInt8], for flow: CompiledFlow) throws(DecodingError) -> Session {
+    try decode(bytes, for: flow, key: testSessionKey)
+  }
 }

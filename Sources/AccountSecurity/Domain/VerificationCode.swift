@@ -93,7 +93,7 @@ public struct SecureCodeGenerator: CodeGenerator {
 /// Deterministic codes from a seed, for tests and dry runs only (never for real delivery).
 public final class SeededCodeGenerator: CodeGenerator, @unchecked Sendable {
   private var state: UInt64
-  private let lock = SpinLock()
+  private let lock = ReentrantLock()
 
   public init(seed: UInt64 = 0x2FA) {
     state = seed == 0 ? 1 : seed

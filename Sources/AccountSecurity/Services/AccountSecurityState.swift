@@ -41,16 +41,6 @@ public struct AccountSecurityState: Sendable, Hashable {
 
   /// The facts a flow reads about a user, named under `prefix` (`actor.role`, …).
   public func facts(of userID: String, as prefix: String) -> [String: Value]? {
-    guard let user = users[userID] else { return nil }
-    return [
-      "\(prefix).id": .string(user.id),
-      "\(prefix).name": .string(user.name),
-      "\(prefix).role": .string(user.role.rawValue),
-      "\(prefix).account": .string(user.account),
-      "\(prefix).phone": .string(user.phone.e164),
-      "\(prefix).email": .string(user.email),
-      "\(prefix).twoFactor.enabled": .bool(user.twoFactor.enabled),
-      "\(prefix).twoFactor.channel": .string(user.twoFactor.channel.rawValue),
-    ]
+    users[userID]?.facts(as: prefix)
   }
 }

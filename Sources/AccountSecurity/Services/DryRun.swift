@@ -33,8 +33,10 @@ public final class DryRun {
       let started = try runner.start(sessionID: sessionID, facts: facts)
       session = started.session
       startTrace = started.trace
-    } catch {
+    } catch let error as FlowMachine.StartError {
       throw UnknownUser(id: actor == target ? actor : "\(actor)/\(target)", problem: error.message)
+    } catch {
+      preconditionFailure("the in-memory services never fail: \(error)")
     }
   }
 
@@ -46,9 +48,13 @@ public final class DryRun {
     for (name, value) in payload where value == .string(EventScript.receivedCode) {
       if let code = receivedCode { resolved[name] = .string(code) }
     }
-    let result = runner.send(session, event, resolved)
-    session = result.session
-    return result
+    do {
+      let result = try runner.send(session, event, resolved)
+      session = result.session
+      return result
+    } catch {
+      preconditionFailure("the in-memory services never fail: \(error)")
+    }
   }
 
   /// Continues from `session` (for example one decoded from a snapshot); the world is kept.
@@ -84,7 +90,8 @@ public final class DryRun {
       let fields = event.fields.map(\.name)
       var sample: [String: Value] = [:]
       for field in event.fields { sample[field.name] = Self.sample(for: field.type) }
-      switch runner.machine.decide(session, event: name, payload: sample) {
+      let current = (try? runner.withFacts(session)) ?? session
+      switch runner.machine.decide(current, event: name, payload: sample) {
       case .accepted(let choice):
         let target = flow.states[choice.transition.target].name
         let actions = choice.transition.actions.map(\.name)

@@ -81,12 +81,4 @@ extension InMemoryAccountSecurity: ExplorableServices {
   public static let neverValidCode = "000000"
   /// A valid number no user has, used as "a new number".
   public static let newNumber = "+15550123456"
-
-  /// The code a person would read off the phone now: the last one delivered to the
-  /// destination of the session's newest code.
-  public func receivedCode(for session: Session) -> String? {
-    let state = snapshot
-    guard let pending = state.codes.last(where: { $0.session == session.id }) else { return nil }
-    return state.inbox(of: pending.destination).last { $0.code != nil }?.code
-  }
 }

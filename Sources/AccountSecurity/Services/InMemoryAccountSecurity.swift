@@ -1,103 +1,98 @@
 public import FlowEngine
 internal import Foundation
-internal import Synchronization
 
 /// The 2FA services in memory: the directory, codes, delivery into simulated inboxes, the
 /// audit log and call routing. Used by tests and dry runs; nothing leaves the process.
 ///
-/// A step is atomic: `atomically` keeps a copy of the whole state and puts it back if any
-/// action of the step fails.
-public final class InMemoryAccountSecurity: FlowServices {
-  private let state: Mutex<AccountSecurityState>
-  private let stepLock = SpinLock()
+/// A step holds the services' lock from start to end (audit entries included), and keeps all of
+/// its changes or none: the tables journal each change and undo exactly those on failure, so a
+/// step costs the same after a million steps as after one.
+public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
+  let tables: InMemoryTables
+  let lock = ReentrantLock()
   public let clock: any FlowClock
   public let codes: any CodeGenerator
   public let policy: CodePolicy
+  public let sessionKey: SessionKey
   /// Faults to inject, by action name: the next call of that action fails with the message.
-  private let faults = Mutex<[String: String]>([:])
+  private var faults: [String: String] = [:]
 
   /// Makes the next call of `action` fail (to test that a step is kept whole or not at all).
   public func failNext(_ action: String, message: String = "injected failure") {
-    faults.withLock { $0[action] = message }
+    lock.withLock { faults[action] = message }
   }
 
   public init(
     state: AccountSecurityState = AccountSecurityState(), clock: any FlowClock,
-    codes: any CodeGenerator = SecureCodeGenerator(), policy: CodePolicy = CodePolicy()
+    codes: any CodeGenerator = SecureCodeGenerator(), policy: CodePolicy = CodePolicy(),
+    sessionKey: SessionKey = .random()
   ) {
-    self.state = Mutex(state)
+    self.tables = InMemoryTables(state)
     self.clock = clock
     self.codes = codes
     self.policy = policy
+    self.sessionKey = sessionKey
   }
 
   /// A copy of everything the services hold now.
-  public var snapshot: AccountSecurityState { state.withLock { $0 } }
+  public var snapshot: AccountSecurityState { lock.withLock { tables.state } }
 
   /// Changes the state outside any flow (test set-up).
   public func update(_ change: (inout AccountSecurityState) -> Void) {
-    state.withLock { change(&$0) }
+    lock.withLock { tables.replace(change) }
   }
 
   /// The facts for a session of a flow with `actor` and `target`, or the unknown user id.
   public func facts(actor: String, target: String) -> Result<[String: Value], UnknownUser> {
-    let current = snapshot
-    guard let actorFacts = current.facts(of: actor, as: "actor") else {
-      return .failure(UnknownUser(id: actor))
+    lock.withLock {
+      guard let actorFacts = tables.user(actor)?.facts(as: "actor") else {
+        return .failure(UnknownUser(id: actor))
+      }
+      guard let targetFacts = tables.user(target)?.facts(as: "target") else {
+        return .failure(UnknownUser(id: target))
+      }
+      return .success(actorFacts.merging(targetFacts) { first, _ in first })
     }
-    guard let targetFacts = current.facts(of: target, as: "target") else {
-      return .failure(UnknownUser(id: target))
-    }
-    return .success(actorFacts.merging(targetFacts) { first, _ in first })
+  }
+
+  /// The code a person would read off the phone now: the last one delivered to the
+  /// destination of the session's newest code.
+  public func receivedCode(for session: Session) -> String? {
+    lock.withLock { tables.receivedCode(forSession: session.id) }
   }
 
   // MARK: - FlowServices
 
-  public func atomically<T>(_ body: () throws -> T) throws -> T {
-    try stepLock.withLock {
-      let saved = snapshot
-      do {
-        return try body()
-      } catch {
-        state.withLock { $0 = saved }
-        throw error
-      }
+  public func transaction<T>(_ body: () throws -> T) throws -> T {
+    try lock.withLock {
+      defer { tables.commit() }
+      return try body()
     }
   }
 
-  public func perform(_ request: ActionRequest) throws(ActionFailure) -> [String: Value] {
-    if let fault = faults.withLock({ $0.removeValue(forKey: request.action) }) {
-      throw ActionFailure(fault)
-    }
-    let context = SessionContext(request.session)
-    return try state.withLock {
-      (state: inout AccountSecurityState) throws(ActionFailure) -> [String: Value] in
-      var actions = Actions(
-        state: state, request: request, context: context, codes: codes, policy: policy)
-      let result = try actions.perform()
-      state = actions.state
-      return result
+  public func attempt<T>(_ body: () throws -> T) throws -> T {
+    try lock.withLock { try tables.attempt(body) }
+  }
+
+  public func facts(of subjects: [String: String]) -> [String: Value]? {
+    lock.withLock { try? tables.facts(of: subjects) } ?? nil
+  }
+
+  public func perform(_ request: ActionRequest) throws -> [String: Value] {
+    try lock.withLock {
+      if let fault = faults.removeValue(forKey: request.action) {
+        throw ActionFailure(fault)
+      }
+      return try Actions(
+        tables: tables, request: request, context: SessionContext(request.session), codes: codes,
+        policy: policy
+      ).perform()
     }
   }
 
   public func record(_ trace: StepTrace, of session: Session) {
-    let context = SessionContext(session)
-    let time = clock.now()
-    state.withLock { state in
-      let detail: String
-      let kind: AuditEntry.Kind
-      if let rejection = trace.rejection {
-        kind = .eventRejected
-        detail = "\(trace.event ?? "(start)") rejected in \(trace.from): \(rejection.kind)"
-      } else {
-        kind = .step
-        detail = "\(trace.event ?? "(start)"): \(trace.from) → \(trace.to)"
-      }
-      state.audit.append(
-        context.entry(
-          kind, at: time, outcome: trace.outcome ?? (trace.accepted ? "accepted" : "rejected"),
-          detail: detail))
-    }
+    let entry = SessionContext(session).stepEntry(trace, at: clock.now())
+    lock.withLock { tables.audit(entry) }
   }
 }
 
@@ -129,7 +124,7 @@ public struct UnknownUser: Error, Sendable, Hashable, CustomStringConvertible {
   }
 }
 
-/// Who a session is for, read from its facts.
+/// Who a session is for, read from its subjects (never from its facts).
 struct SessionContext {
   var session: String
   var flow: String
@@ -138,29 +133,54 @@ struct SessionContext {
   var account: String
 
   init(_ session: Session) {
-    func text(_ name: String) -> String {
-      if case .string(let value) = session.value(name) { return value }
-      return ""
-    }
     self.session = session.id
     self.flow = session.flowID
-    self.actor = text("actor.id")
-    self.target = text("target.id")
-    self.account = text("target.account")
+    self.actor = session.subjects["actor"] ?? ""
+    self.target = session.subjects["target"] ?? ""
+    if case .string(let account) = session.value("target.account") {
+      self.account = account
+    } else {
+      self.account = ""
+    }
   }
 
   func entry(_ kind: AuditEntry.Kind, at time: Int, outcome: String, detail: String) -> AuditEntry {
     AuditEntry(
-      time: AuditClock.iso8601(time), kind: kind, actor: actor, target: target, account: account,
+      time: AuditTime.iso8601(time), kind: kind, actor: actor, target: target, account: account,
       flow: flow,
       session: session, outcome: outcome, detail: detail)
   }
+
+  /// The audit entry of a step, accepted or rejected.
+  func stepEntry(_ trace: StepTrace, at time: Int) -> AuditEntry {
+    if let rejection = trace.rejection {
+      return entry(
+        .eventRejected, at: time, outcome: "rejected",
+        detail: "\(trace.event ?? "(start)") rejected in \(trace.from): \(rejection.kind)")
+    }
+    return entry(
+      .step, at: time, outcome: trace.outcome ?? "accepted",
+      detail: "\(trace.event ?? "(start)"): \(trace.from) → \(trace.to)")
+  }
 }
 
-enum AuditClock {
+/// Formats audit times: ISO 8601, UTC, to the second.
+enum AuditTime {
   static func iso8601(_ seconds: Int) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    let rest = seconds - days * 86_400
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    days += 719_468
+    let era = (days >= 0 ? days : days - 146_096) / 146_097
+    let dayOfEra = days - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return
+      "\(year)-\(two(month))-\(two(day))T\(two(rest / 3_600)):\(two(rest % 3_600 / 60)):\(two(rest % 60))Z"
   }
 }

@@ -104,6 +104,9 @@ public struct PathExplorer<Services: ExplorableServices> {
       flow: flow, services: services, clock: clock,
       logger: Logger(label: "flowengine.explorer") { _ in SwiftLogNoOpLogHandler() })
     runner.observer = { recorder.append($0) }
+    // Exploration is about the flow's own logic; the engine's maximum session age would end
+    // every long path the same way.
+    runner.enforcesMaxAge = false
     let initialSaved = services.save()
     let initialNow = clock.now()
     var graph = Graph(
@@ -250,7 +253,7 @@ public struct PathExplorer<Services: ExplorableServices> {
             name: name, payload: combination.map { ($0.0, $0.1.spelled) })
           var payload: [String: Value] = [:]
           for (field, input) in combination { payload[field] = input.value }
-          steps.append((step, { runner.send(node.session, name, payload) }))
+          steps.append((step, { try? runner.send(node.session, name, payload) }))
         }
       }
       for seconds in waits {

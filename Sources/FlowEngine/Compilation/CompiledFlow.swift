@@ -48,6 +48,15 @@ public struct CompiledFlow: Sendable {
 }
 
 extension CompiledFlow {
+  /// How long a session of this flow lives, in seconds: `settings.sessionMaxAge` when the flow
+  /// sets it to a duration, else `Session.defaultMaxAge` (an hour).
+  public var sessionMaxAge: Int {
+    for setting in definition.settings where setting.name.value == "sessionMaxAge" {
+      if case .duration(let seconds) = setting.value.value, seconds > 0 { return seconds }
+    }
+    return Session.defaultMaxAge
+  }
+
   /// Every value slot some condition, check or action argument reads.
   public var slotsRead: [Int] {
     var slots: Set<Int> = []

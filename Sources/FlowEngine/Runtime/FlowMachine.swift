@@ -32,8 +32,10 @@ public struct FlowMachine: Sendable {
     case rejected(Rejection)
   }
 
-  /// A new session in the start state, before its `always` transitions (the runner runs them).
-  /// `facts` gives every context fact by its dotted name (`actor.role`).
+  /// A new session in the start state, before its `always` transitions (a step machine runs
+  /// them). `facts` gives every context fact by its dotted name (`actor.role`); the session
+  /// keeps the ids of its subjects (`actor.id`), never the facts. Its maximum age is the flow's
+  /// `settings.sessionMaxAge`, or an hour.
   public func makeSession(id: String, facts: [String: Value], now: Int) throws(StartError)
     -> Session
   {
@@ -48,18 +50,25 @@ public struct FlowMachine: Sendable {
         if let problem = check(value, as: slot.type) {
           throw StartError(message: "fact '\(slot.name)' \(problem)")
         }
-        values.append(value)
+        values.append(Self.zero(of: slot.type))
       case .result:
         values.append(Self.zero(of: slot.type))
       }
     }
+    var subjects: [String: String] = [:]
+    for field in flow.context {
+      guard case .string(let subject) = facts["\(field.name).id"] else {
+        throw StartError(message: "missing fact '\(field.name).id'")
+      }
+      subjects[field.name] = subject
+    }
     let start = flow.states[flow.start]
+    let (expiry, overflow) = now.addingReportingOverflow(flow.sessionMaxAge)
     return Session(
       id: id, flowID: flow.id, flowVersion: flow.version, contentHash: flow.contentHash,
-      stateID: flow.start,
-      state: start.name, outcome: start.outcome, values: values, slotNames: flow.slots.map(\.name),
-      steps: 0,
-      startedAt: now, updatedAt: now)
+      stateID: flow.start, state: start.name, outcome: start.outcome, values: values,
+      slotNames: flow.slots.map(\.name), subjects: subjects, seq: 0, startedAt: now,
+      updatedAt: now, expiresAt: overflow ? Int.max : expiry, factsDigest: "")
   }
 
   static func zero(of type: ValueType) -> Value {
@@ -144,8 +153,8 @@ public struct FlowMachine: Sendable {
     return result
   }
 
-  /// Stores an action's results in the session.
-  public func record(
+  /// Stores an action's results in the session (only a step machine moves sessions).
+  func record(
     _ results: [String: Value], of action: CompiledAction, in session: inout Session
   ) {
     for (field, slot) in action.results {
@@ -153,8 +162,8 @@ public struct FlowMachine: Sendable {
     }
   }
 
-  /// Moves the session into the transition's target state.
-  public func enter(_ transition: CompiledTransition, session: inout Session, now: Int) {
+  /// Moves the session into the transition's target state (only a step machine moves sessions).
+  func enter(_ transition: CompiledTransition, session: inout Session, now: Int) {
     let target = flow.states[transition.target]
     session.stateID = transition.target
     session.state = target.name

@@ -1,7 +1,8 @@
 public import Logging
 
-/// Runs sessions of one flow against the services: asks the pure `FlowMachine` what to do,
-/// performs the planned actions through `FlowServices`, and keeps all of a step or none of it.
+/// Runs sessions of one flow against services, one step at a time: reads the facts, drives a
+/// `StepMachine` through the actions it asks for, and keeps all of a step or none of it. The
+/// durable `SessionEngine` does the same inside a store's transaction; both use `StepCore`.
 public struct FlowRunner: Sendable {
   public let machine: FlowMachine
   public let services: any FlowServices
@@ -13,6 +14,8 @@ public struct FlowRunner: Sendable {
   /// as it is at that moment (for the path explorer's checks). Steps that are later rolled
   /// back are observed too.
   public var observer: (@Sendable (StepObservation) -> Void)?
+  /// When false, a session's maximum age is not enforced (see `StepMachine.enforcesMaxAge`).
+  public var enforcesMaxAge = true
 
   public init(
     flow: CompiledFlow, services: any FlowServices, clock: any FlowClock,
@@ -24,10 +27,133 @@ public struct FlowRunner: Sendable {
     self.logger = logger
   }
 
+  public var flow: CompiledFlow { machine.flow }
+
+  /// The session after a step (unchanged when the step was rejected) and what happened.
+  public struct StepResult: Sendable {
+    public var session: Session
+    public var trace: StepTrace
+    public var accepted: Bool { trace.accepted }
+
+    public init(session: Session, trace: StepTrace) {
+      self.session = session
+      self.trace = trace
+    }
+  }
+
+  /// Starts a session and runs its start state's `always` transitions (which may, for
+  /// example, deny an actor right away). Facts come from `facts` (the directory's, read by the
+  /// caller); the id should be `SessionID.random()` outside tests.
+  public func start(sessionID: String, facts: [String: Value]) throws -> StepResult {
+    let session = try machine.makeSession(id: sessionID, facts: facts, now: clock.now())
+    return try services.transaction {
+      try core.step(session, event: nil, payload: [:], now: clock.now(), on: services)
+    }
+  }
+
+  /// Sends one event. A rejected event returns the session exactly as it was. Throws only
+  /// for infrastructure failures of the services.
+  public func send(_ session: Session, _ event: String, _ payload: [String: Value] = [:]) throws
+    -> StepResult
+  {
+    try services.transaction {
+      try core.step(session, event: event, payload: payload, now: clock.now(), on: services)
+    }
+  }
+
+  /// The session with the directory's current facts filled in, for previews of what an
+  /// event would do (`machine.decide`).
+  public func withFacts(_ session: Session) throws -> Session {
+    let facts = try services.facts(of: session.subjects) ?? [:]
+    return StepMachine(
+      machine: machine, session: session, facts: facts, factsDigest: "", now: clock.now()
+    ).sessionWithFacts
+  }
+
+  var core: StepCore {
+    StepCore(
+      machine: machine, logger: logger, enforcesMaxAge: enforcesMaxAge,
+      observer: observer)
+  }
+}
+
+/// The part of a step every driver shares: facts in, the machine run through the actions in
+/// an all-or-nothing attempt, the session's facts digest renewed, the step recorded.
+struct StepCore {
+  let machine: FlowMachine
+  let logger: Logger
+  let enforcesMaxAge: Bool
+  let observer: (@Sendable (StepObservation) -> Void)?
+
+  private struct RolledBack: Error {
+    var next: StepMachine.Next
+  }
+
+  /// One step of `session` (a start when `event` is nil) inside the caller's transaction.
+  func step(
+    _ session: Session, event: String?, payload: [String: Value], now: Int,
+    on services: any FlowServices
+  ) throws -> FlowRunner.StepResult {
+    let key = services.sessionKey
+    let facts = try services.facts(of: session.subjects)
+    let digest = facts.map { key.digest(facts: $0) } ?? "-"
+    var stepMachine = StepMachine(
+      machine: machine, session: event == nil ? withDigest(session, digest) : session,
+      facts: facts ?? [:], factsDigest: digest, now: now)
+    stepMachine.enforcesMaxAge = enforcesMaxAge
+    stepMachine.reportsEntries = observer != nil
+    let observer = self.observer
+    if event == nil, let observer {
+      observer(.entered(state: session.stateID, session: stepMachine.sessionWithFacts))
+    }
+    let first = event.map { stepMachine.receive($0, payload: payload) } ?? stepMachine.start()
+    var end: StepMachine.Next
+    do {
+      end = try services.attempt {
+        let end = try stepMachine.run(
+          from: first,
+          perform: { request in
+            observer?(.willPerform(action: request.action, session: request.session))
+            return try services.perform(request)
+          },
+          entered: observer.map { observe in { observe(.entered(state: $0, session: $1)) } })
+        if case .reject = end { throw RolledBack(next: end) }
+        return end
+      }
+    } catch let rolledBack as RolledBack {
+      end = rolledBack.next
+    }
+    switch end {
+    case .commit(var next, let trace):
+      // The digest of the facts as this step left them: a later step compares with it.
+      let after = try services.facts(of: next.subjects)
+      next.factsDigest = after.map { key.digest(facts: $0) } ?? "-"
+      try services.record(trace, of: next)
+      next.clearFacts(machine.flow)
+      log(trace, session: next)
+      return .init(session: next, trace: trace)
+    case .reject(let unchanged, let trace):
+      // Recorded with the facts of the step (the account), about the unchanged session.
+      try services.record(trace, of: stepMachine.sessionWithFacts)
+      log(trace, session: unchanged)
+      return .init(session: session, trace: trace)
+    case .perform, .entered:
+      preconditionFailure("a driven step ends in commit or reject")
+    }
+  }
+
+  private func withDigest(_ session: Session, _ digest: String) -> Session {
+    var session = session
+    session.factsDigest = digest
+    return session
+  }
+
   private func log(_ trace: StepTrace, session: Session) {
+    guard logger.logLevel <= .info else { return }
     var metadata: Logger.Metadata = [
-      "flow": "\(flow.id)", "session": "\(session.id)", "event": "\(trace.event ?? "(start)")",
-      "from": "\(trace.from)", "to": "\(trace.to)",
+      "flow": "\(machine.flow.id)", "session": "\(session.id)",
+      "event": "\(trace.event ?? "(start)")", "from": "\(trace.from)", "to": "\(trace.to)",
+      "seq": "\(session.seq)",
     ]
     if let rejection = trace.rejection {
       metadata["rejected"] = "\(rejection.kind)"
@@ -38,146 +164,13 @@ public struct FlowRunner: Sendable {
       logger.info("step", metadata: metadata)
     }
   }
+}
 
-  public var flow: CompiledFlow { machine.flow }
-
-  /// The session after a step (unchanged when the step was rejected) and what happened.
-  public struct StepResult: Sendable {
-    public var session: Session
-    public var trace: StepTrace
-    public var accepted: Bool { trace.accepted }
-  }
-
-  /// Starts a session and runs its start state's `always` transitions (which may, for
-  /// example, deny an actor right away).
-  public func start(sessionID: String, facts: [String: Value]) throws(FlowMachine.StartError)
-    -> StepResult
-  {
-    let session = try machine.makeSession(id: sessionID, facts: facts, now: clock.now())
-    observer?(.entered(state: session.stateID, session: session))
-    return run(session, event: nil, first: nil)
-  }
-
-  /// Sends one event. A rejected event returns the session exactly as it was.
-  public func send(_ session: Session, _ event: String, _ payload: [String: Value] = [:])
-    -> StepResult
-  {
-    switch machine.decide(session, event: event, payload: payload) {
-    case .rejected(let rejection):
-      return reject(session, event: event, payload: payload, rejection)
-    case .accepted(let choice):
-      return run(session, event: event, first: choice, rawPayload: payload)
-    }
-  }
-
-  private struct Aborted: Error {
-    var rejection: Rejection
-  }
-
-  private func run(
-    _ session: Session, event: String?, first: FlowMachine.Choice?,
-    rawPayload: [String: Value] = [:]
-  ) -> StepResult {
-    let now = clock.now()
-    var transitions: [TransitionTrace] = []
-    var working = session
-    do {
-      try services.atomically {
-        var next = first ?? machine.decideAlways(working)
-        var isEventless = first == nil
-        var count = 0
-        while let choice = next {
-          if isEventless {
-            count += 1
-            if count > machine.alwaysLimit {
-              throw Aborted(rejection: .runaway(state: working.state, limit: machine.alwaysLimit))
-            }
-          }
-          let from = working.state
-          var effects: [EffectTrace] = []
-          for action in choice.transition.actions {
-            observer?(.willPerform(action: action.name, session: working))
-            let arguments = machine.arguments(of: action, in: working, payload: choice.payload)
-            let results: [String: Value]
-            do {
-              results = try services.perform(
-                ActionRequest(action: action.name, arguments: arguments, session: working, now: now)
-              )
-            } catch let failure as ActionFailure {
-              throw Aborted(rejection: .actionFailed(action: action.name, message: failure.message))
-            }
-            machine.record(results, of: action, in: &working)
-            effects.append(effect(action, arguments: arguments, results: results))
-          }
-          machine.enter(choice.transition, session: &working, now: now)
-          observer?(.entered(state: choice.transition.target, session: working))
-          transitions.append(
-            TransitionTrace(
-              from: from, to: working.state, isEventless: isEventless,
-              event: isEventless ? nil : event, index: choice.index, guards: choice.guards,
-              effects: effects))
-          next = machine.decideAlways(working)
-          isEventless = true
-        }
-      }
-    } catch let aborted as Aborted {
-      return reject(session, event: event ?? "(start)", payload: rawPayload, aborted.rejection)
-    } catch {
-      return reject(
-        session, event: event ?? "(start)", payload: rawPayload,
-        .actionFailed(action: "(step)", message: "\(error)"))
-    }
-    if event != nil { working.steps += 1 }
-    let trace = StepTrace(
-      event: event, payload: displayed(rawPayload, event: event), from: session.state,
-      to: working.state,
-      rejection: nil, transitions: transitions, outcome: working.outcome)
-    services.record(trace, of: working)
-    log(trace, session: working)
-    return StepResult(session: working, trace: trace)
-  }
-
-  private func reject(
-    _ session: Session, event: String, payload: [String: Value], _ rejection: Rejection
-  ) -> StepResult {
-    let trace = StepTrace(
-      event: event, payload: displayed(payload, event: event), from: session.state,
-      to: session.state,
-      rejection: rejection, transitions: [], outcome: nil)
-    services.record(trace, of: session)
-    log(trace, session: session)
-    return StepResult(session: session, trace: trace)
-  }
-
-  private func effect(
-    _ action: CompiledAction, arguments: [String: Value], results: [String: Value]
-  ) -> EffectTrace {
-    let signature = flow.catalog.actions[action.name]
-    let shownArguments = arguments.keys.sorted().map { name -> GuardTrace.Named in
-      let type = signature?.parameters.first { $0.name == name }?.type ?? .string
-      return .init(name: name, value: machine.display(arguments[name]!, as: type))
-    }
-    let shownResults = results.keys.sorted().map { name -> GuardTrace.Named in
-      let type = signature?.result.first { $0.name == name }?.type ?? .string
-      return .init(name: name, value: machine.display(results[name]!, as: type))
-    }
-    return EffectTrace(action: action.name, arguments: shownArguments, results: shownResults)
-  }
-
-  /// The payload as it may be shown: declared fields masked or hidden by type; anything else
-  /// (undeclared fields, unknown events) hidden entirely, since its type is unknown.
-  private func displayed(_ payload: [String: Value], event: String?) -> [GuardTrace.Named] {
-    let fields = event.flatMap { flow.eventIndex[$0] }.map { flow.events[$0].fields } ?? []
-    return payload.keys.sorted().map { name in
-      guard let field = fields.first(where: { $0.name == name }) else {
-        return .init(name: name, value: "[hidden]")
-      }
-      let value = machine.normalize(payload[name]!, as: field.type)
-      switch value {
-      case .success(let normalized):
-        return .init(name: name, value: machine.display(normalized, as: field.type))
-      case .failure: return .init(name: name, value: "[invalid]")
-      }
+extension Session {
+  /// Drops the facts a step filled in: a session at rest holds none.
+  mutating func clearFacts(_ flow: CompiledFlow) {
+    for (index, slot) in flow.slots.enumerated() where slot.kind == .fact {
+      values[index] = FlowMachine.zero(of: slot.type)
     }
   }
 }

@@ -1,22 +1,36 @@
-/// What the runtime needs from a host: perform named actions, keep a step's effects all or
-/// nothing, and hear about every step (for its audit log).
+/// What the runtime needs from a host within one step: perform named actions, read the facts
+/// of the directory, keep a step's effects all or nothing, and hear about every step (for its
+/// audit log). The engine knows nothing of the domain behind it.
 ///
-/// Implementations exist in memory (tests, dry runs) and, later, on a durable store; the engine
-/// knows nothing of the domain behind them.
+/// Implementations: the in-memory services (tests, dry runs) and a durable store's step
+/// transaction, where every call below runs inside one database transaction.
 public protocol FlowServices: AnyObject, Sendable {
-  /// Performs one action of the catalog. Throwing aborts the whole step.
-  func perform(_ request: ActionRequest) throws(ActionFailure) -> [String: Value]
-  /// Runs `body` so that either every effect it has on the services is kept, or none is.
-  func atomically<T>(_ body: () throws -> T) throws -> T
-  /// Called after every step, accepted or rejected, once its effects are settled.
-  func record(_ trace: StepTrace, of session: Session)
+  /// Performs one action of the catalog. Throwing `ActionFailure` is the action refusing (the
+  /// step is rejected); any other error is an infrastructure failure and aborts the step.
+  func perform(_ request: ActionRequest) throws -> [String: Value]
+  /// Runs a whole step (reading facts, performing actions, recording it) with no other step
+  /// of these services in between.
+  func transaction<T>(_ body: () throws -> T) throws -> T
+  /// Runs `body` so that either every effect it has is kept, or none is, except the effects the
+  /// domain marks as surviving a rollback (failed verifications and their audit entries,
+  /// SECURITY.md 26), which are kept in any case.
+  func attempt<T>(_ body: () throws -> T) throws -> T
+  /// Called inside the step's transaction after every step, accepted or rejected, once its
+  /// effects are settled.
+  func record(_ trace: StepTrace, of session: Session) throws
+  /// The facts the directory holds now about a session's subjects (`actor` → a user id), by
+  /// slot name (`actor.role`); nil when a subject no longer exists.
+  func facts(of subjects: [String: String]) throws -> [String: Value]?
+  /// The key sessions of these services are signed with and their facts digested with.
+  var sessionKey: SessionKey { get }
 }
 
 /// One action to perform, with evaluated arguments and the session it is performed for.
 public struct ActionRequest: Sendable {
   public var action: String
   public var arguments: [String: Value]
-  /// The session as it is when the action runs (earlier results of the step included).
+  /// The session as it is when the action runs (earlier results of the step included, facts
+  /// as the directory gave them at the start of the step).
   public var session: Session
   /// The injected clock's time, seconds since 1970 (UTC).
   public var now: Int

@@ -14,6 +14,11 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
   case sessionEnded(state: String, outcome: String)
   /// `always` transitions kept firing past the bound (a validated flow cannot do this).
   case runaway(state: String, limit: Int)
+  /// The session is past its maximum age; every later event is rejected (SECURITY.md 27).
+  case sessionExpired(expiredAt: Int)
+  /// The directory's facts about the session's actor or target changed since its last step
+  /// (someone else changed them, or a user is gone): the session cannot go on (SECURITY.md 25).
+  case factsChanged
 
   /// A stable kebab-case name for tools and tests.
   public var kind: String {
@@ -25,6 +30,8 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
     case .actionFailed: "action-failed"
     case .sessionEnded: "session-ended"
     case .runaway: "runaway"
+    case .sessionExpired: "session-expired"
+    case .factsChanged: "facts-changed"
     }
   }
 
@@ -46,6 +53,11 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
       return "the session has ended in state '\(state)' (outcome \(outcome))"
     case .runaway(let state, let limit):
       return "more than \(limit) 'always' transitions in one step, last in state '\(state)'"
+    case .sessionExpired:
+      return "the session has expired; start a new one"
+    case .factsChanged:
+      return
+        "the actor's or the target's profile changed since the last step of this session; start a new one"
     }
   }
 }

@@ -1,11 +1,18 @@
 internal import Foundation
 
-/// A running flow as a value: which flow (and exactly which text of it), where it is, and every
-/// value its guards read. Copy it, compare it, encode it, restore it: nothing else is needed to
-/// continue a session, on this process or another.
+/// A running flow as a value: which flow (and exactly which text of it), where it is, who it is
+/// for, and the results of its actions. Copy it, compare it, encode it, restore it: with the
+/// store's directory, nothing else is needed to continue a session, on this process or another.
+///
+/// A session at rest holds no fact: facts (role, account, phone, email, 2FA settings) are read
+/// from the directory at every step and dropped after it (SECURITY.md 20, 25), so a session row
+/// or snapshot never holds a directory phone number or email. It keeps only a keyed digest of
+/// the facts as they were after its last step, to notice that they changed under it.
 public struct Session: Sendable, Hashable {
   /// Bumped whenever the encoding changes; decoding refuses versions it does not know.
-  public static let formatVersion = 1
+  public static let formatVersion = 2
+  /// How long a session lives when its flow does not say (`settings.sessionMaxAge`).
+  public static let defaultMaxAge = 3_600
 
   public var id: String
   public var flowID: String
@@ -17,16 +24,27 @@ public struct Session: Sendable, Hashable {
   public internal(set) var state: String
   /// Set when the state is final.
   public internal(set) var outcome: String?
-  /// Value slots in the compiled flow's order; names in `slotNames`.
+  /// Value slots in the compiled flow's order; names in `slotNames`. Fact slots hold their
+  /// type's zero value at rest and the directory's values during a step.
   public internal(set) var values: [Value]
   public let slotNames: [String]
-  /// Accepted events so far.
-  public internal(set) var steps: Int
+  /// Who the session is for: each context field (`actor`, `target`) with the id of its entity.
+  public internal(set) var subjects: [String: String]
+  /// Accepted steps so far, the start included: a new session has `seq` 1. A step may name the
+  /// `seq` it expects, so two racing steps never both apply to the same one.
+  public internal(set) var seq: Int
   /// Absolute times (seconds since 1970, UTC) from the injected clock.
-  public var startedAt: Int
+  public internal(set) var startedAt: Int
   public internal(set) var updatedAt: Int
+  /// Every event at or after this time is rejected as `session-expired` (SECURITY.md 27).
+  public internal(set) var expiresAt: Int
+  /// Keyed digest of the facts after the last accepted step (see `SessionKey.digest`).
+  public internal(set) var factsDigest: String
 
   public var isFinal: Bool { outcome != nil }
+
+  /// Accepted events so far (the start not counted).
+  public var steps: Int { max(0, seq - 1) }
 
   /// The value of a slot by name (`actor.role`, `verifyCode.ok`); for tests and tools, not steps.
   public func value(_ name: String) -> Value? {
@@ -41,7 +59,7 @@ extension Session {
     public var description: String { message }
   }
 
-  /// The encoded form: plain JSON types, durations as `{"seconds": n}`.
+  /// The encoded form: plain JSON types, durations as `{"seconds": n}`, results only.
   private struct Encoded: Codable {
     struct FlowReference: Codable {
       var id: String
@@ -54,9 +72,12 @@ extension Session {
     var flow: FlowReference
     var state: String
     var outcome: String?
-    var steps: Int
+    var seq: Int
     var startedAt: Int
     var updatedAt: Int
+    var expiresAt: Int
+    var subjects: [String: String]
+    var facts: String
     var values: [String: JSONValue]
   }
 
@@ -114,28 +135,67 @@ extension Session {
     }
   }
 
-  /// Stable JSON: sorted keys, one line; the same session always encodes to the same bytes.
-  public func encoded() -> [UInt8] {
+  private static let tagPrefix = Array(#","tag":""#.utf8)
+
+  /// Stable JSON, one line, sorted keys, ending in `"tag"`: the HMAC-SHA256 (with `key`) of
+  /// everything before it. The same session and key always encode to the same bytes. Fact slots
+  /// are never written.
+  public func encoded(key: SessionKey) -> [UInt8] {
     var values: [String: JSONValue] = [:]
-    for (name, value) in zip(slotNames, self.values) { values[name] = JSONValue(value) }
+    for (index, name) in slotNames.enumerated() where !Self.isFact(name, subjects: subjects) {
+      values[name] = JSONValue(self.values[index])
+    }
     let encoded = Encoded(
       format: Session.formatVersion, id: id,
       flow: .init(id: flowID, version: flowVersion, contentHash: contentHash), state: state,
-      outcome: outcome, steps: steps, startedAt: startedAt, updatedAt: updatedAt, values: values)
+      outcome: outcome, seq: seq, startedAt: startedAt, updatedAt: updatedAt,
+      expiresAt: expiresAt, subjects: subjects, facts: factsDigest, values: values)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return (try? encoder.encode(encoded)).map { [UInt8]($0) } ?? []
+    guard var body = (try? encoder.encode(encoded)).map({ [UInt8]($0) }),
+      body.last == UInt8(ascii: "}")
+    else { return [] }
+    body.removeLast()
+    let tag = key.tag(body)
+    return body + Self.tagPrefix + Array(tag.utf8) + Array(#""}"#.utf8)
   }
 
-  public var encodedString: String { String(decoding: encoded(), as: UTF8.self) }
+  public func encodedString(key: SessionKey) -> String {
+    String(decoding: encoded(key: key), as: UTF8.self)
+  }
 
-  /// Restores a session encoded by `encoded()` for `flow`; refuses another flow, another text
-  /// of it, an unknown format, an unknown state, or values the flow does not declare.
-  public static func decode(_ bytes: [UInt8], for flow: CompiledFlow) throws(DecodingError)
-    -> Session
+  /// A slot is a fact when its name starts with a context field (`actor.role`).
+  static func isFact(_ slot: String, subjects: [String: String]) -> Bool {
+    guard let dot = slot.firstIndex(of: ".") else { return false }
+    return subjects[String(slot[..<dot])] != nil
+  }
+
+  /// Restores a session encoded by `encoded(key:)` for `flow`; refuses bytes whose tag does not
+  /// verify with `key` (tampered, or from another store), another flow or another text of it,
+  /// an unknown format, an unknown state, or values the flow does not declare.
+  public static func decode(_ bytes: [UInt8], for flow: CompiledFlow, key: SessionKey)
+    throws(DecodingError) -> Session
   {
+    // The tag: `,"tag":"<64 hex>"}` at the very end, over every byte before it.
+    let suffixLength = tagPrefix.count + 64 + 2
+    guard bytes.count > suffixLength,
+      Array(bytes[(bytes.count - suffixLength)..<(bytes.count - suffixLength + tagPrefix.count)])
+        == tagPrefix,
+      bytes.suffix(2) == Array(#""}"#.utf8)
+    else {
+      throw DecodingError(message: "the session carries no authentication tag; it is refused")
+    }
+    let body = Array(bytes[..<(bytes.count - suffixLength)])
+    let tag = String(decoding: bytes[(bytes.count - 66)..<(bytes.count - 2)], as: UTF8.self)
+    guard key.verify(tag, for: body) else {
+      throw DecodingError(
+        message:
+          "the session's authentication tag does not match: it was changed, or it belongs to another store"
+      )
+    }
+    let json = Data(body + [UInt8(ascii: "}")])
     struct FormatOnly: Decodable { var format: Int? }
-    guard let header = try? JSONDecoder().decode(FormatOnly.self, from: Data(bytes)) else {
+    guard let header = try? JSONDecoder().decode(FormatOnly.self, from: json) else {
       throw DecodingError(message: "the session is not a JSON object")
     }
     guard header.format == formatVersion else {
@@ -146,7 +206,7 @@ extension Session {
     }
     let encoded: Encoded
     do {
-      encoded = try JSONDecoder().decode(Encoded.self, from: Data(bytes))
+      encoded = try JSONDecoder().decode(Encoded.self, from: json)
     } catch {
       throw DecodingError(message: "the session is incomplete or malformed: \(error)")
     }
@@ -161,14 +221,23 @@ extension Session {
     guard let stateID = flow.stateIndex[encoded.state] else {
       throw DecodingError(message: "the session's state '\(encoded.state)' is not in the flow")
     }
+    guard Set(encoded.subjects.keys) == Set(flow.context.map(\.name)) else {
+      throw DecodingError(message: "the session's subjects do not match the flow's context")
+    }
     var values: [Value] = []
+    var results = 0
     for slot in flow.slots {
+      if slot.kind == .fact {
+        values.append(FlowMachine.zero(of: slot.type))
+        continue
+      }
+      results += 1
       guard let raw = encoded.values[slot.name], let value = raw.value(as: slot.type) else {
         throw DecodingError(message: "the session has no valid value for '\(slot.name)'")
       }
       values.append(value)
     }
-    if encoded.values.count != flow.slots.count {
+    if encoded.values.count != results {
       throw DecodingError(message: "the session holds values the flow does not declare")
     }
     if encoded.outcome != flow.states[stateID].outcome {
@@ -177,7 +246,8 @@ extension Session {
     return Session(
       id: encoded.id, flowID: flow.id, flowVersion: flow.version, contentHash: flow.contentHash,
       stateID: stateID, state: encoded.state, outcome: encoded.outcome, values: values,
-      slotNames: flow.slots.map(\.name), steps: encoded.steps, startedAt: encoded.startedAt,
-      updatedAt: encoded.updatedAt)
+      slotNames: flow.slots.map(\.name), subjects: encoded.subjects, seq: encoded.seq,
+      startedAt: encoded.startedAt, updatedAt: encoded.updatedAt, expiresAt: encoded.expiresAt,
+      factsDigest: encoded.facts)
   }
 }

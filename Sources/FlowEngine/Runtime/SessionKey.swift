@@ -1,0 +1,72 @@
+internal import Crypto
+internal import Foundation
+
+/// The secret a store signs its sessions with (HMAC-SHA256). Bytes of a session held outside
+/// the store carry a tag made with it, and a session whose tag does not verify is refused
+/// (SECURITY.md 28). The same key makes the digest of a session's facts, so a session can tell
+/// whether the directory changed under it without holding any fact itself.
+public struct SessionKey: Sendable {
+  /// The raw bytes, for the store that keeps the key.
+  public let bytes: [UInt8]
+
+  /// A key of 32 random bytes from the system's secure generator.
+  public static func random() -> SessionKey {
+    var generator = SystemRandomNumberGenerator()
+    return SessionKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })!
+  }
+
+  /// A key from stored bytes (at least 32).
+  public init?(bytes: [UInt8]) {
+    guard bytes.count >= 32 else { return nil }
+    self.bytes = bytes
+  }
+
+  /// HMAC-SHA256 of `data`, as 64 lowercase hex digits.
+  public func tag(_ data: some Sequence<UInt8>) -> String {
+    let mac = HMAC<SHA256>.authenticationCode(for: Array(data), using: SymmetricKey(data: bytes))
+    return Self.hex(Array(mac))
+  }
+
+  /// Compares a tag in time that does not depend on where it differs.
+  func verify(_ tag: String, for data: some Sequence<UInt8>) -> Bool {
+    let expected = Array(self.tag(data).utf8)
+    let given = Array(tag.utf8)
+    guard expected.count == given.count else { return false }
+    var difference: UInt8 = 0
+    for index in expected.indices { difference |= expected[index] ^ given[index] }
+    return difference == 0
+  }
+
+  /// A digest of every fact of a session (names and values), keyed so that it reveals nothing
+  /// about them: equal digests mean the directory still says what it said after the last step.
+  public func digest(facts: [String: Value]) -> String {
+    var bytes: [UInt8] = []
+    for name in facts.keys.sorted() {
+      bytes.append(contentsOf: name.utf8)
+      bytes.append(0)
+      bytes.append(contentsOf: facts[name]!.description.utf8)
+      bytes.append(0)
+    }
+    return String(tag(bytes).prefix(32))
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+      out.append(digits[Int(byte >> 4)])
+      out.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+}
+
+/// 128-bit random session ids (SECURITY.md 24), as 32 hex digits.
+public enum SessionID {
+  public static func random() -> String {
+    var generator = SystemRandomNumberGenerator()
+    let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    return SessionKey.hex(bytes)
+  }
+}

@@ -1,0 +1,256 @@
+/// One step of one session, as a state machine in the style of swift-nio's: a plain value whose
+/// `mutating` functions take what happened (an event, an action's result, an action's failure)
+/// and return the next thing for the caller to do: perform this action with these arguments,
+/// commit this session, or reject with this reason. It performs nothing itself, so every
+/// driver (the runner, the durable engine, the path explorer, the harness and dry runs) moves
+/// sessions the same way, and nothing can move a session without performing its actions: the
+/// only way to a `.commit` is through every `.perform` of the step.
+///
+/// Run to completion (the event's transition, then `always` transitions until none holds),
+/// the `always` bound and the trace live here.
+public struct StepMachine: Sendable {
+  /// What the caller does next.
+  public enum Next: Sendable {
+    /// Perform this action (inside the step's transaction), then call `succeeded` or `failed`.
+    case perform(ActionRequest)
+    /// The session entered a state (reported only when `reportsEntries`); call `proceed`.
+    case entered(state: Int, session: Session)
+    /// Keep everything the step did: the new session and its trace.
+    case commit(Session, StepTrace)
+    /// Keep nothing of the step but its audit: the session is unchanged.
+    case reject(Session, StepTrace)
+  }
+
+  private enum Phase {
+    case idle
+    /// Performing `choice.transition.actions[index]`.
+    case performing(choice: FlowMachine.Choice, index: Int)
+    /// Reported an entry; `proceed` looks for the next `always` transition.
+    case enteredState
+    case finished
+  }
+
+  public let machine: FlowMachine
+  public var flow: CompiledFlow { machine.flow }
+  /// The session as it was before the step.
+  public let original: Session
+  private var working: Session
+  private let now: Int
+  private var phase = Phase.idle
+  private var event: String?
+  private var rawPayload: [String: Value] = [:]
+  private var transitions: [TransitionTrace] = []
+  private var effects: [EffectTrace] = []
+  private var pendingArguments: [String: Value] = [:]
+  private var isEventless = true
+  private var eventlessCount = 0
+  private var factsHold: Bool
+  /// When true, the machine stops after entering each state with `.entered` (the path
+  /// explorer checks properties there).
+  public var reportsEntries = false
+  /// When false, the session's maximum age is not enforced (the path explorer explores the
+  /// flow's own logic; expiry is the engine's, the same for every event).
+  public var enforcesMaxAge = true
+
+  /// A step of `session` at time `now`, with the facts the directory gives now (by slot name,
+  /// `actor.role`) and their keyed digest, which must equal the one the session kept.
+  public init(
+    machine: FlowMachine, session: Session, facts: [String: Value], factsDigest: String, now: Int
+  ) {
+    self.machine = machine
+    self.original = session
+    self.now = now
+    var filled = session
+    for (index, slot) in machine.flow.slots.enumerated() where slot.kind == .fact {
+      if let value = facts[slot.name] { filled.values[index] = value }
+    }
+    self.working = filled
+    self.factsHold = session.factsDigest == factsDigest
+  }
+
+  /// The session of this step with the directory's facts filled in (for previews).
+  public var sessionWithFacts: Session { working }
+
+  /// Runs the start state's `always` transitions of a new session.
+  public mutating func start() -> Next {
+    precondition(isIdle, "a step machine runs one step")
+    event = nil
+    return proceedAlways()
+  }
+
+  /// Handles an event: its transition (after checking the payload and guards), then `always`
+  /// transitions until none holds.
+  public mutating func receive(_ name: String, payload: [String: Value]) -> Next {
+    precondition(isIdle, "a step machine runs one step")
+    event = name
+    rawPayload = payload
+    if let outcome = original.outcome {
+      return reject(.sessionEnded(state: original.state, outcome: outcome))
+    }
+    if enforcesMaxAge, now >= original.expiresAt {
+      return reject(.sessionExpired(expiredAt: original.expiresAt))
+    }
+    if !factsHold { return reject(.factsChanged) }
+    switch machine.decide(working, event: name, payload: payload) {
+    case .rejected(let rejection):
+      return reject(rejection)
+    case .accepted(let choice):
+      isEventless = false
+      return begin(choice)
+    }
+  }
+
+  /// The action asked for by the last `.perform` succeeded with these results.
+  public mutating func succeeded(_ results: [String: Value]) -> Next {
+    guard case .performing(let choice, let index) = phase else {
+      preconditionFailure("no action is being performed")
+    }
+    let action = choice.transition.actions[index]
+    machine.record(results, of: action, in: &working)
+    effects.append(effect(action, arguments: pendingArguments, results: results))
+    return performNext(choice, from: index + 1)
+  }
+
+  /// The action asked for by the last `.perform` refused: the step is rejected.
+  public mutating func failed(_ failure: ActionFailure) -> Next {
+    guard case .performing(let choice, let index) = phase else {
+      preconditionFailure("no action is being performed")
+    }
+    return reject(
+      .actionFailed(action: choice.transition.actions[index].name, message: failure.message))
+  }
+
+  /// Continues after an `.entered` report.
+  public mutating func proceed() -> Next {
+    guard case .enteredState = phase else { preconditionFailure("nothing to proceed from") }
+    return proceedAlways()
+  }
+
+  // MARK: - Inside
+
+  private var isIdle: Bool {
+    if case .idle = phase { return true }
+    return false
+  }
+
+  private mutating func begin(_ choice: FlowMachine.Choice) -> Next {
+    effects = []
+    return performNext(choice, from: 0)
+  }
+
+  private mutating func performNext(_ choice: FlowMachine.Choice, from index: Int) -> Next {
+    let actions = choice.transition.actions
+    if index < actions.count {
+      let action = actions[index]
+      pendingArguments = machine.arguments(of: action, in: working, payload: choice.payload)
+      phase = .performing(choice: choice, index: index)
+      return .perform(
+        ActionRequest(action: action.name, arguments: pendingArguments, session: working, now: now)
+      )
+    }
+    let from = working.state
+    machine.enter(choice.transition, session: &working, now: now)
+    transitions.append(
+      TransitionTrace(
+        from: from, to: working.state, isEventless: isEventless,
+        event: isEventless ? nil : event, index: choice.index, guards: choice.guards,
+        effects: effects))
+    isEventless = true
+    if reportsEntries {
+      phase = .enteredState
+      return .entered(state: choice.transition.target, session: working)
+    }
+    return proceedAlways()
+  }
+
+  private mutating func proceedAlways() -> Next {
+    guard let choice = machine.decideAlways(working) else { return commit() }
+    eventlessCount += 1
+    if eventlessCount > machine.alwaysLimit {
+      return reject(.runaway(state: working.state, limit: machine.alwaysLimit))
+    }
+    return begin(choice)
+  }
+
+  private mutating func commit() -> Next {
+    phase = .finished
+    var session = working
+    session.seq += 1
+    session.updatedAt = now
+    let trace = StepTrace(
+      event: event, payload: displayed(rawPayload, event: event), from: original.state,
+      to: session.state, rejection: nil, transitions: transitions, outcome: session.outcome)
+    return .commit(session, trace)
+  }
+
+  private mutating func reject(_ rejection: Rejection) -> Next {
+    phase = .finished
+    let trace = StepTrace(
+      event: event ?? "(start)", payload: displayed(rawPayload, event: event),
+      from: original.state, to: original.state, rejection: rejection, transitions: [],
+      outcome: nil)
+    return .reject(original, trace)
+  }
+
+  private func effect(
+    _ action: CompiledAction, arguments: [String: Value], results: [String: Value]
+  ) -> EffectTrace {
+    let signature = flow.catalog.actions[action.name]
+    let shownArguments = arguments.keys.sorted().map { name -> GuardTrace.Named in
+      let type = signature?.parameters.first { $0.name == name }?.type ?? .string
+      return .init(name: name, value: machine.display(arguments[name]!, as: type))
+    }
+    let shownResults = results.keys.sorted().map { name -> GuardTrace.Named in
+      let type = signature?.result.first { $0.name == name }?.type ?? .string
+      return .init(name: name, value: machine.display(results[name]!, as: type))
+    }
+    return EffectTrace(action: action.name, arguments: shownArguments, results: shownResults)
+  }
+
+  /// The payload as it may be shown: declared fields masked or hidden by type; anything else
+  /// (undeclared fields, unknown events) hidden entirely, since its type is unknown.
+  private func displayed(_ payload: [String: Value], event: String?) -> [GuardTrace.Named] {
+    if payload.isEmpty { return [] }
+    let fields = event.flatMap { flow.eventIndex[$0] }.map { flow.events[$0].fields } ?? []
+    return payload.keys.sorted().map { name in
+      guard let field = fields.first(where: { $0.name == name }) else {
+        return .init(name: name, value: "[hidden]")
+      }
+      switch machine.normalize(payload[name]!, as: field.type) {
+      case .success(let normalized):
+        return .init(name: name, value: machine.display(normalized, as: field.type))
+      case .failure: return .init(name: name, value: "[invalid]")
+      }
+    }
+  }
+}
+
+extension StepMachine {
+  /// Drives the machine to its end, performing each action with `perform`. An `ActionFailure`
+  /// thrown by `perform` is the action refusing (the step is rejected); any other error is an
+  /// infrastructure failure and is rethrown, never dressed up as a rejection.
+  public mutating func run(
+    from first: Next, perform: (ActionRequest) throws -> [String: Value],
+    entered: ((Int, Session) -> Void)? = nil
+  ) throws -> Next {
+    var next = first
+    while true {
+      switch next {
+      case .perform(let request):
+        let results: [String: Value]
+        do {
+          results = try perform(request)
+        } catch let failure as ActionFailure {
+          next = failed(failure)
+          continue
+        }
+        next = succeeded(results)
+      case .entered(let state, let session):
+        entered?(state, session)
+        next = proceed()
+      case .commit, .reject:
+        return next
+      }
+    }
+  }
+}
