@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "FlowEngine", targets: ["FlowEngine"]),
     .library(name: "AccountSecurity", targets: ["AccountSecurity"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
+    .library(name: "SQLiteStore", targets: ["SQLiteStore"]),
     .executable(name: "flowctl", targets: ["flowctl"]),
   ],
   dependencies: [
@@ -21,6 +22,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     // Domain-free: model, loading, validation (and later compilation, runtime, analysis).
@@ -41,6 +43,16 @@ let package = Package(
       dependencies: ["FlowEngine", .product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: strictSettings
     ),
+    // The embedded store: sessions, flow texts, the outbox and the 2FA domain's tables in one
+    // SQLite file through GRDB.
+    .target(
+      name: "SQLiteStore",
+      dependencies: [
+        "FlowEngine", "AccountSecurity", .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strictSettings
+    ),
     // A harness for stepping flows in Swift Testing tests, with assertions that print the trace.
     .target(
       name: "FlowTesting",
@@ -52,6 +64,7 @@ let package = Package(
       dependencies: [
         "FlowEngine",
         "AccountSecurity",
+        "SQLiteStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -60,7 +73,10 @@ let package = Package(
     // Benchmarks are an executable, never a timed test: `swift run -c release flow-bench`.
     .executableTarget(
       name: "flow-bench",
-      dependencies: ["FlowEngine", "AccountSecurity"],
+      dependencies: [
+        "FlowEngine", "AccountSecurity", "SQLiteStore",
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ],
       path: "Sources/FlowBench",
       swiftSettings: strictSettings
     ),
@@ -74,6 +90,11 @@ let package = Package(
       dependencies: [
         "FlowEngine", "AccountSecurity", .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "StoreTests",
+      dependencies: ["FlowEngine", "AccountSecurity", "SQLiteStore"],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -12,6 +12,8 @@ public struct FlowDocument: Sendable {
   public let catalog: Catalog
   /// SHA-256 of the file's bytes, in hex.
   public let contentHash: String
+  /// The file's bytes, exactly as read.
+  public let bytes: [UInt8]
 
   /// The flow compiled for running; nil when the document has errors.
   public func compiled() -> CompiledFlow? {
@@ -68,7 +70,7 @@ public struct FlowDocument: Sendable {
     let sorted = diagnostics.sortedByLocation()
     return FlowDocument(
       source: read.source, diagnostics: sorted, definition: sorted.hasErrors ? nil : definition,
-      catalog: catalog, contentHash: read.contentHash)
+      catalog: catalog, contentHash: read.contentHash, bytes: read.bytes)
   }
 
   public var hasErrors: Bool { diagnostics.hasErrors }

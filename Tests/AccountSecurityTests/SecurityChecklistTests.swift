@@ -415,7 +415,7 @@ struct SecurityChecklistTests {
     for bad in ["5550109999", "+0 555 010", "+1555", "+1234567890123456", "+1 555 CALL", ""] {
       var other = try Harness(Harness.teamFlowPath, actor: "ada", target: "tess")
       let before = other.state
-      let trace = try other.send("editPhone", ["phone": .string(bad)])
+      let trace = other.send("editPhone", ["phone": .string(bad)])
       guard case .invalidPayload(_, let field, _) = trace.rejection else {
         Issue.record("'\(bad)' accepted")
         continue

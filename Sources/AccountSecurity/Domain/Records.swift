@@ -12,6 +12,20 @@ public struct OutboundMessage: Sendable, Hashable, Codable {
   public var sentAt: Int
   /// Set on messages that carry a verification code (what `$received` reads in dry runs).
   public var code: String?
+  /// The idempotency key: `session:seq:index`, the same however often it is sent.
+  public var key: String = ""
+
+  public init(
+    channel: Channel, destination: String, body: String, sentAt: Int, code: String?,
+    key: String = ""
+  ) {
+    self.channel = channel
+    self.destination = destination
+    self.body = body
+    self.sentAt = sentAt
+    self.code = code
+    self.key = key
+  }
 }
 
 /// One line of the append-only audit log. Phone numbers appear masked; codes never appear.
@@ -31,6 +45,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     case accessDenied = "access-denied"
     case supportRequested = "support-requested"
     case flowCancelled = "flow-cancelled"
+    case deliveryFailed = "delivery-failed"
   }
 
   /// UTC, ISO 8601.
@@ -43,6 +58,21 @@ public struct AuditEntry: Sendable, Hashable, Codable {
   public var session: String
   public var outcome: String
   public var detail: String
+
+  public init(
+    time: String, kind: Kind, actor: String, target: String, account: String, flow: String,
+    session: String, outcome: String, detail: String
+  ) {
+    self.time = time
+    self.kind = kind
+    self.actor = actor
+    self.target = target
+    self.account = account
+    self.flow = flow
+    self.session = session
+    self.outcome = outcome
+    self.detail = detail
+  }
 }
 
 /// Routes inbound calls to users (never to the 2FA phone on their profile).
@@ -64,4 +94,12 @@ public struct PhoneChange: Sendable, Hashable, Codable {
   public var current: PhoneNumber
   public var session: String
   public var at: Int
+
+  public init(user: String, previous: PhoneNumber, current: PhoneNumber, session: String, at: Int) {
+    self.user = user
+    self.previous = previous
+    self.current = current
+    self.session = session
+    self.at = at
+  }
 }

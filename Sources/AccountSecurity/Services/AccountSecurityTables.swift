@@ -23,7 +23,8 @@ public protocol AccountSecurityTables: AnyObject {
   /// When the user was last sent a code for a purpose (`user|purpose`).
   func lastSend(_ key: String) throws -> Int?
   func setLastSend(_ key: String, _ time: Int) throws
-  /// Queues a message for delivery after the step commits.
+  /// Queues a message for delivery after the step commits. Its `key` is set (session, seq of
+  /// the step, index in the step), stable across retries, for providers to drop duplicates.
   func deliver(_ message: OutboundMessage) throws
   func audit(_ entry: AuditEntry) throws
   func lastPhoneChange(user: String, session: String) throws -> PhoneChange?
@@ -57,7 +58,7 @@ extension AccountSecurityTables {
   }
 
   /// Applies survivors again after a rollback removed them.
-  func reapply(_ survivors: [Survivor]) throws {
+  public func reapply(_ survivors: [Survivor]) throws {
     for survivor in survivors {
       switch survivor {
       case .failedAttempt(let key, let entries):

@@ -11,6 +11,17 @@ struct Actions<Tables: AccountSecurityTables> {
 
   var now: Int { request.now }
 
+  /// Deliveries of this action, keyed by the session and the `seq` its step commits; the
+  /// tables number them within the step.
+  private func deliver(
+    _ channel: OutboundMessage.Channel, to destination: String, _ body: String, code: String?
+  ) throws {
+    try tables.deliver(
+      OutboundMessage(
+        channel: channel, destination: destination, body: body, sentAt: now, code: code,
+        key: "\(context.session):\(request.session.seq + 1)"))
+  }
+
   func perform() throws -> [String: Value] {
     switch request.action {
     case "sendCode": return try sendCode()
@@ -98,12 +109,10 @@ struct Actions<Tables: AccountSecurityTables> {
         issuedAt: now,
         expiresAt: now + ttl))
     try tables.setLastSend(sendKey, now)
-    try tables.deliver(
-      OutboundMessage(
-        channel: .sms, destination: destination.e164,
-        body:
-          "Your verification code is \(code). It expires in \(Value.format(duration: ttl)). Never share it.",
-        sentAt: now, code: code))
+    try deliver(
+      .sms, to: destination.e164,
+      "Your verification code is \(code). It expires in \(Value.format(duration: ttl)). Never share it.",
+      code: code)
     try audit(.codeSent, "\(purpose.rawValue) code sent to \(destination.masked)")
     return [:]
   }
@@ -230,11 +239,8 @@ struct Actions<Tables: AccountSecurityTables> {
     let actorName = try tables.user(context.actor)?.name ?? "an admin"
     let body =
       "The phone number used for two-factor sign-in on your account was changed to \(change.current.masked) by \(actorName). If you did not expect this, contact your admin."
-    try tables.deliver(
-      OutboundMessage(
-        channel: .sms, destination: change.previous.e164, body: body, sentAt: now, code: nil))
-    try tables.deliver(
-      OutboundMessage(channel: .email, destination: user.email, body: body, sentAt: now, code: nil))
+    try deliver(.sms, to: change.previous.e164, body, code: nil)
+    try deliver(.email, to: user.email, body, code: nil)
     try audit(.memberNotified, "notified at \(change.previous.masked) and by email")
     return [:]
   }

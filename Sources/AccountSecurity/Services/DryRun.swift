@@ -1,11 +1,15 @@
 public import FlowEngine
 
-/// A session of a flow on in-memory services with a simulated clock and inboxes: what
-/// `flowctl run` drives. Nothing is sent anywhere; deliveries land in the simulated inbox.
+/// A session of a flow on the in-memory store with a simulated clock and inboxes: what
+/// `flowctl run` drives, through the same `SessionEngine` as a durable store. Nothing is sent
+/// anywhere; deliveries land in the simulated inbox.
 public final class DryRun {
   public let flow: CompiledFlow
   public let clock: ManualClock
   public let services: InMemoryAccountSecurity
+  public let store: InMemoryStore
+  public let engine: SessionEngine
+  /// For previews of what an event would do (`preview()`); steps go through `engine`.
   public let runner: FlowRunner
   public private(set) var session: Session
   /// The trace of the session's start (its initial `always` transitions).
@@ -23,20 +27,19 @@ public final class DryRun {
     clock = ManualClock()
     services = InMemoryAccountSecurity(
       state: world, clock: clock, codes: SeededCodeGenerator(seed: seed))
+    store = InMemoryStore(services: services)
+    engine = SessionEngine(store: store, catalog: flow.catalog, clock: clock)
     runner = FlowRunner(flow: flow, services: services, clock: clock)
-    let facts: [String: Value]
-    switch services.facts(actor: actor, target: target) {
-    case .success(let found): facts = found
-    case .failure(let unknown): throw unknown
-    }
+    for id in [actor, target] where world.users[id] == nil { throw UnknownUser(id: id) }
     do {
-      let started = try runner.start(sessionID: sessionID, facts: facts)
+      let started = try engine.startNow(
+        flow: flow, subjects: ["actor": actor, "target": target], id: sessionID)
       session = started.session
       startTrace = started.trace
-    } catch let error as FlowMachine.StartError {
-      throw UnknownUser(id: actor == target ? actor : "\(actor)/\(target)", problem: error.message)
+    } catch SessionEngine.Failure.invalidFlow(let message) {
+      throw UnknownUser(id: actor == target ? actor : "\(actor)/\(target)", problem: message)
     } catch {
-      preconditionFailure("the in-memory services never fail: \(error)")
+      preconditionFailure("the in-memory store never fails: \(error)")
     }
   }
 
@@ -49,16 +52,17 @@ public final class DryRun {
       if let code = receivedCode { resolved[name] = .string(code) }
     }
     do {
-      let result = try runner.send(session, event, resolved)
-      session = result.session
-      return result
+      let step = try engine.sendNow(session: session.id, event: event, payload: resolved)
+      session = step.session
+      return FlowRunner.StepResult(session: step.session, trace: step.trace)
     } catch {
-      preconditionFailure("the in-memory services never fail: \(error)")
+      preconditionFailure("the in-memory store never fails: \(error)")
     }
   }
 
   /// Continues from `session` (for example one decoded from a snapshot); the world is kept.
   public func restore(_ session: Session) {
+    store.put(session)
     self.session = session
   }
 

@@ -83,10 +83,7 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
       if let fault = faults.removeValue(forKey: request.action) {
         throw ActionFailure(fault)
       }
-      return try Actions(
-        tables: tables, request: request, context: SessionContext(request.session), codes: codes,
-        policy: policy
-      ).perform()
+      return try AccountSecurityDomain(codes: codes, policy: policy).perform(request, on: tables)
     }
   }
 
@@ -165,8 +162,8 @@ struct SessionContext {
 }
 
 /// Formats audit times: ISO 8601, UTC, to the second.
-enum AuditTime {
-  static func iso8601(_ seconds: Int) -> String {
+public enum AuditTime {
+  public static func iso8601(_ seconds: Int) -> String {
     var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
     let rest = seconds - days * 86_400
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -14,6 +14,7 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   private var newestCodeBySession: [String: Int] = [:]
   private var newestCodeMessage: [String: Int] = [:]
   private var codeIndex: [Int: Int] = [:]
+  private var deliveriesInStep = 0
 
   private enum Undo {
     case user(String, User?)
@@ -74,6 +75,7 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
 
   /// Ends a transaction: its changes are kept for good.
   func commit() {
+    deliveriesInStep = 0
     journal.removeAll(keepingCapacity: true)
     survivors.removeAll(keepingCapacity: true)
   }
@@ -196,6 +198,9 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   }
 
   func deliver(_ message: OutboundMessage) {
+    var message = message
+    deliveriesInStep += 1
+    message.key += ":\(deliveriesInStep - 1)"
     journal.append(.outboxAppended(previousNewest: newestCodeMessage[message.destination]))
     if message.code != nil { newestCodeMessage[message.destination] = state.outbox.count }
     state.outbox.append(message)

@@ -7,6 +7,8 @@ public struct CompiledFlow: Sendable {
   public let title: String
   /// SHA-256 of the flow file's bytes, so a session can tell which text it started on.
   public let contentHash: String
+  /// The bytes of the flow file, which a store keeps so sessions run on the text they began on.
+  public let sourceBytes: [UInt8]
   public let catalog: Catalog
   /// The definition it was compiled from, for diagrams and analysis.
   public let definition: FlowDefinition

@@ -8,7 +8,9 @@ internal import Foundation
 public enum FlowCompiler {
   public static func compile(_ document: FlowDocument) -> CompiledFlow? {
     guard let definition = document.definition else { return nil }
-    return compile(definition, catalog: document.catalog, contentHash: document.contentHash)
+    return compile(
+      definition, catalog: document.catalog, contentHash: document.contentHash,
+      sourceBytes: document.bytes)
   }
 
   /// SHA-256 of `bytes`, in lowercase hex.
@@ -16,11 +18,11 @@ public enum FlowCompiler {
     SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
   }
 
-  public static func compile(_ definition: FlowDefinition, catalog: Catalog, contentHash: String)
-    -> CompiledFlow
-  {
+  public static func compile(
+    _ definition: FlowDefinition, catalog: Catalog, contentHash: String, sourceBytes: [UInt8] = []
+  ) -> CompiledFlow {
     var builder = Builder(definition: definition, catalog: catalog)
-    return builder.build(contentHash: contentHash)
+    return builder.build(contentHash: contentHash, sourceBytes: sourceBytes)
   }
 
   private struct Builder {
@@ -41,7 +43,7 @@ public enum FlowCompiler {
       self.catalog = catalog
     }
 
-    mutating func build(contentHash: String) -> CompiledFlow {
+    mutating func build(contentHash: String, sourceBytes: [UInt8]) -> CompiledFlow {
       for field in definition.context {
         guard let type = catalog.types[field.type.value] else { continue }
         context.append((field.name.value, type))
@@ -95,7 +97,8 @@ public enum FlowCompiler {
       }
       return CompiledFlow(
         id: definition.id.value, version: definition.version.value, title: definition.title.value,
-        contentHash: contentHash, catalog: catalog, definition: definition, states: states,
+        contentHash: contentHash, sourceBytes: sourceBytes, catalog: catalog,
+        definition: definition, states: states,
         stateIndex: stateIndex, start: stateIndex[definition.start.value] ?? 0, events: events,
         eventIndex: eventIndex, slots: slots, slotIndex: slotIndex, payloadFields: payloadFields,
         payloadIndex: payloadIndex, context: context,

@@ -10,6 +10,8 @@ public enum SourceReader {
     public var diagnostics: [Diagnostic]
     /// SHA-256 of the bytes as read, in hex (empty when nothing could be read).
     public var contentHash: String = ""
+    /// The bytes as read (the text a store keeps for sessions pinned to it).
+    public var bytes: [UInt8] = []
   }
 
   /// Reads the file at `path`; an unreadable file is reported as a diagnostic at 1:1.
@@ -77,7 +79,7 @@ public enum SourceReader {
     }
     return Result(
       source: source, root: diagnostics.hasErrors && output.root == nil ? nil : output.root,
-      diagnostics: diagnostics, contentHash: contentHash)
+      diagnostics: diagnostics, contentHash: contentHash, bytes: input)
   }
 
   private static func indentationTab(

@@ -19,6 +19,9 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
   /// The directory's facts about the session's actor or target changed since its last step
   /// (someone else changed them, or a user is gone): the session cannot go on (SECURITY.md 25).
   case factsChanged
+  /// The step named a `seq` the session no longer has: another step came first. Only the
+  /// durable engine reports it (as a typed conflict); it is audited like a rejection.
+  case conflict(expected: Int, current: Int)
 
   /// A stable kebab-case name for tools and tests.
   public var kind: String {
@@ -32,6 +35,7 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
     case .runaway: "runaway"
     case .sessionExpired: "session-expired"
     case .factsChanged: "facts-changed"
+    case .conflict: "conflict"
     }
   }
 
@@ -55,6 +59,8 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
       return "more than \(limit) 'always' transitions in one step, last in state '\(state)'"
     case .sessionExpired:
       return "the session has expired; start a new one"
+    case .conflict(let expected, let current):
+      return "the session is at seq \(current), not \(expected); another step came first"
     case .factsChanged:
       return
         "the actor's or the target's profile changed since the last step of this session; start a new one"

@@ -1,0 +1,272 @@
+public import Logging
+internal import Synchronization
+
+/// The durable engine: a thin async driver over a `SessionStore`. For every step it opens one
+/// transaction, loads the session row, reads the facts, drives the step machine through the
+/// domain's actions inside that transaction, and writes the new row (with its `seq`) together
+/// with everything the actions and the audit wrote, or nothing.
+///
+/// A session runs on the exact flow text it started on: the store keeps every text it has run
+/// by content hash, and the engine compiles a kept text again when it is not in its cache.
+public struct SessionEngine: Sendable {
+  public let store: any SessionStore
+  public let catalog: Catalog
+  public let clock: any FlowClock
+  public let logger: Logger
+  private let cache = FlowCache()
+
+  public init(
+    store: any SessionStore, catalog: Catalog, clock: any FlowClock,
+    logger: Logger = Logger(label: "flowengine.engine")
+  ) {
+    self.store = store
+    self.catalog = catalog
+    self.clock = clock
+    self.logger = logger
+  }
+
+  /// What a step did: the session after it (unchanged when rejected), its trace and the flow.
+  public struct Step: Sendable {
+    public var session: Session
+    public var trace: StepTrace
+    public var flow: CompiledFlow
+    public var accepted: Bool { trace.accepted }
+  }
+
+  /// Why the engine could not take a step at all (not a flow's rejection, which is a `Step`).
+  public enum Failure: Error, Sendable, Hashable, CustomStringConvertible {
+    /// No session has this id.
+    case unknownSession(String)
+    /// The step named a `seq` the session no longer has; nothing changed.
+    case conflict(session: String, expected: Int, current: Int)
+    /// A subject of a new session is not in the directory.
+    case unknownSubject(field: String, id: String)
+    /// The flow text does not load, or a fact has the wrong type.
+    case invalidFlow(String)
+    /// The stored session does not decode (tampered, or signed with another key).
+    case corruptSession(String)
+
+    public var description: String {
+      switch self {
+      case .unknownSession(let id): "unknown session '\(id)'"
+      case .conflict(let session, let expected, let current):
+        "session \(session) is at seq \(current), not \(expected): another step came first; nothing changed"
+      case .unknownSubject(let field, let id): "unknown user '\(id)' (\(field))"
+      case .invalidFlow(let message): message
+      case .corruptSession(let message): "the stored session is refused: \(message)"
+      }
+    }
+  }
+
+  /// Starts a session of the flow text `bytes` (kept by the store by content hash) for the
+  /// subjects (context field → id), with a new 128-bit random id.
+  public func start(
+    flow bytes: [UInt8], path: String = "<memory>", subjects: [String: String],
+    id: String = SessionID.random()
+  ) async throws -> Step {
+    let flow = try compile(bytes, path: path)
+    let now = clock.now()
+    return try await store.write { transaction in
+      try startStep(flow, bytes: bytes, subjects: subjects, id: id, now: now, in: transaction)
+    }
+  }
+
+  /// `start`, for a flow compiled already (its `sourceBytes` are what the store keeps), on a
+  /// store that never suspends (the in-memory store of dry runs).
+  public func startNow(
+    flow: CompiledFlow, subjects: [String: String], id: String = SessionID.random()
+  ) throws -> Step {
+    guard let store = store as? any SynchronousSessionStore else {
+      preconditionFailure("startNow needs a synchronous store")
+    }
+    cache.keep(flow)
+    let now = clock.now()
+    return try store.writeNow { transaction in
+      try startStep(
+        flow, bytes: flow.sourceBytes, subjects: subjects, id: id, now: now, in: transaction)
+    }
+  }
+
+  private func newSession(_ flow: CompiledFlow, id: String, facts: [String: Value], now: Int)
+    throws(Failure) -> Session
+  {
+    do {
+      return try flow.machine.makeSession(id: id, facts: facts, now: now)
+    } catch {
+      throw .invalidFlow(error.message)
+    }
+  }
+
+  private func startStep(
+    _ flow: CompiledFlow, bytes: [UInt8], subjects: [String: String], id: String, now: Int,
+    in transaction: any StoreTransaction
+  ) throws -> Step {
+    for field in flow.context where subjects[field.name] == nil {
+      throw Failure.unknownSubject(field: field.name, id: "")
+    }
+    guard let facts = try transaction.facts(of: subjects) else {
+      for (field, subject) in subjects.sorted(by: { $0.key < $1.key })
+      where try transaction.facts(of: [field: subject]) == nil {
+        throw Failure.unknownSubject(field: field, id: subject)
+      }
+      throw Failure.unknownSubject(field: "actor", id: subjects["actor"] ?? "")
+    }
+    let session = try newSession(flow, id: id, facts: facts, now: now)
+    try transaction.keepFlowText(
+      bytes, contentHash: flow.contentHash, flowID: flow.id, version: flow.version)
+    let result = try core(flow).step(session, event: nil, payload: [:], now: now, on: transaction)
+    try transaction.insertSession(StoredSession(result.session, key: transaction.sessionKey))
+    return Step(session: result.session, trace: result.trace, flow: flow)
+  }
+
+  /// Sends an event to a stored session. With `expectedSeq`, the step applies only if the
+  /// session is still at that `seq` (else `Failure.conflict`, and nothing changes); without
+  /// it, to whatever `seq` the session has when the step's transaction begins. A rejected
+  /// event changes nothing but the audit log.
+  public func send(
+    session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil
+  ) async throws -> Step {
+    let now = clock.now()
+    let result = try await store.write { transaction in
+      try sendStep(
+        id, event: event, payload: payload, expectedSeq: expectedSeq, now: now, in: transaction)
+    }
+    return try result.get(id)
+  }
+
+  /// `send`, on a store that never suspends (the in-memory store of dry runs).
+  public func sendNow(
+    session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil
+  ) throws -> Step {
+    guard let store = store as? any SynchronousSessionStore else {
+      preconditionFailure("sendNow needs a synchronous store")
+    }
+    let now = clock.now()
+    return try store.writeNow { transaction in
+      try sendStep(
+        id, event: event, payload: payload, expectedSeq: expectedSeq, now: now, in: transaction)
+    }.get(id)
+  }
+
+  private func sendStep(
+    _ id: String, event: String, payload: [String: Value], expectedSeq: Int?, now: Int,
+    in transaction: any StoreTransaction
+  ) throws -> SendResult {
+    let (row, flow, session) = try load(id, in: transaction)
+    if let expectedSeq, expectedSeq != row.seq {
+      // Audited like a step (SECURITY.md 33); the session is not touched.
+      try auditConflict(event, session: session, flow: flow, expected: expectedSeq, in: transaction)
+      return .conflict(expected: expectedSeq, current: row.seq)
+    }
+    let result = try core(flow).step(
+      session, event: event, payload: payload, now: now, on: transaction)
+    if result.accepted {
+      let updated = StoredSession(result.session, key: transaction.sessionKey)
+      guard try transaction.updateSession(updated, expectedSeq: row.seq) else {
+        throw Failure.conflict(
+          session: id, expected: row.seq, current: try transaction.session(id)?.seq ?? row.seq)
+      }
+    }
+    return .step(Step(session: result.session, trace: result.trace, flow: flow))
+  }
+
+  private enum SendResult: Sendable {
+    case step(Step)
+    case conflict(expected: Int, current: Int)
+
+    func get(_ id: String) throws -> Step {
+      switch self {
+      case .step(let step): return step
+      case .conflict(let expected, let current):
+        throw Failure.conflict(session: id, expected: expected, current: current)
+      }
+    }
+  }
+
+  private func auditConflict(
+    _ event: String, session: Session, flow: CompiledFlow, expected: Int,
+    in transaction: any StoreTransaction
+  ) throws {
+    let facts = try transaction.facts(of: session.subjects) ?? [:]
+    let withFacts = StepMachine(
+      machine: flow.machine, session: session, facts: facts, factsDigest: "", now: clock.now()
+    ).sessionWithFacts
+    let trace = StepTrace(
+      event: event, payload: [], from: session.state, to: session.state,
+      rejection: .conflict(expected: expected, current: session.seq), transitions: [],
+      outcome: nil)
+    try transaction.record(trace, of: withFacts)
+  }
+
+  /// The compiled flow of a text (cached by content hash), or `Failure.invalidFlow`.
+  public func flow(_ bytes: [UInt8], path: String = "<memory>") throws -> CompiledFlow {
+    try compile(bytes, path: path)
+  }
+
+  /// A stored session, decoded and verified, with the flow text it runs on.
+  public func show(session id: String) async throws -> (StoredSession, Session, CompiledFlow) {
+    try await store.write { transaction in
+      let (row, flow, session) = try load(id, in: transaction)
+      return (row, session, flow)
+    }
+  }
+
+  // MARK: - Inside
+
+  private func load(_ id: String, in transaction: any StoreTransaction) throws -> (
+    StoredSession, CompiledFlow, Session
+  ) {
+    guard let row = try transaction.session(id) else { throw Failure.unknownSession(id) }
+    let flow: CompiledFlow
+    if let cached = cache.flow(row.contentHash) {
+      flow = cached
+    } else {
+      guard let bytes = try transaction.flowText(row.contentHash) else {
+        throw Failure.corruptSession(
+          "the store does not keep the flow text \(row.contentHash.prefix(12))")
+      }
+      flow = try compile(bytes, path: "\(row.flowID)@\(row.contentHash.prefix(12))")
+    }
+    do {
+      let session = try Session.decode(row.body, for: flow, key: transaction.sessionKey)
+      cache.keep(flow)
+      guard session.id == row.id, session.seq == row.seq, session.state == row.state else {
+        throw Session.DecodingError(message: "the session's columns do not match its body")
+      }
+      return (row, flow, session)
+    } catch let error as Session.DecodingError {
+      throw Failure.corruptSession(error.message)
+    }
+  }
+
+  private func compile(_ bytes: [UInt8], path: String) throws -> CompiledFlow {
+    let hash = FlowCompiler.hash(bytes)
+    if let cached = cache.flow(hash) { return cached }
+    let document = FlowDocument.parse(bytes: bytes, path: path, catalog: catalog)
+    guard let flow = document.compiled() else {
+      let renderer = DiagnosticRenderer(useColor: false)
+      throw Failure.invalidFlow(renderer.render(document.diagnostics, in: document.source))
+    }
+    cache.keep(flow)
+    return flow
+  }
+
+  private func core(_ flow: CompiledFlow) -> StepCore {
+    StepCore(machine: flow.machine, logger: logger, enforcesMaxAge: true, observer: nil)
+  }
+}
+
+extension CompiledFlow {
+  var machine: FlowMachine { FlowMachine(flow: self) }
+}
+
+/// Compiled flows by content hash, shared by every step of an engine.
+final class FlowCache: Sendable {
+  private let flows = Mutex<[String: CompiledFlow]>([:])
+
+  func flow(_ hash: String) -> CompiledFlow? { flows.withLock { $0[hash] } }
+
+  func keep(_ flow: CompiledFlow) {
+    flows.withLock { $0[flow.contentHash] = flow }
+  }
+}

@@ -1,0 +1,92 @@
+/// Where sessions live between steps, with the domain's tables beside them: in memory, SQLite
+/// or PostgreSQL. Every step is one `write` transaction: the session row, the domain's
+/// changes, the audit rows and the outbox rows commit together, or none of them does.
+public protocol SessionStore: Sendable {
+  /// Runs `body` in one transaction. If it throws, nothing it wrote is kept, and the error is
+  /// rethrown. Infrastructure failures (disk full, a lock held past the timeout) are thrown as
+  /// `StoreError`.
+  func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T)
+    async throws -> T
+  /// The key the store signs its sessions with.
+  var sessionKey: SessionKey { get }
+}
+
+/// A store whose transactions never suspend (in memory): dry runs and harnesses drive the
+/// engine without `await`.
+public protocol SynchronousSessionStore: SessionStore {
+  func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+}
+
+/// One transaction of a store: the domain's services (all inside it) and the store's rows.
+public protocol StoreTransaction: FlowServices {
+  /// The session row with this id, or nil.
+  func session(_ id: String) throws -> StoredSession?
+  /// Writes a new session row.
+  func insertSession(_ row: StoredSession) throws
+  /// Replaces a session row, only if its `seq` is still `expectedSeq`; false when it is not.
+  func updateSession(_ row: StoredSession, expectedSeq: Int) throws -> Bool
+  /// A flow text the store keeps, by its content hash.
+  func flowText(_ contentHash: String) throws -> [UInt8]?
+  /// Keeps a flow text by its content hash (nothing happens when it is already kept).
+  func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) throws
+}
+
+/// A session as a store keeps it: the signed encoding, and the columns tools query.
+public struct StoredSession: Sendable, Hashable {
+  public var id: String
+  public var flowID: String
+  public var flowVersion: Int
+  public var contentHash: String
+  public var state: String
+  public var outcome: String?
+  public var seq: Int
+  /// The id of the session's actor (only they may see it, SECURITY.md 24).
+  public var actor: String
+  public var startedAt: Int
+  public var updatedAt: Int
+  public var expiresAt: Int
+  /// `Session.encoded(key:)`: signed with the store's key.
+  public var body: [UInt8]
+
+  public var isFinal: Bool { outcome != nil }
+
+  public init(
+    id: String, flowID: String, flowVersion: Int, contentHash: String, state: String,
+    outcome: String?, seq: Int, actor: String, startedAt: Int, updatedAt: Int, expiresAt: Int,
+    body: [UInt8]
+  ) {
+    self.id = id
+    self.flowID = flowID
+    self.flowVersion = flowVersion
+    self.contentHash = contentHash
+    self.state = state
+    self.outcome = outcome
+    self.seq = seq
+    self.actor = actor
+    self.startedAt = startedAt
+    self.updatedAt = updatedAt
+    self.expiresAt = expiresAt
+    self.body = body
+  }
+
+  /// The row of `session`, signed with `key`.
+  public init(_ session: Session, key: SessionKey) {
+    self.init(
+      id: session.id, flowID: session.flowID, flowVersion: session.flowVersion,
+      contentHash: session.contentHash, state: session.state, outcome: session.outcome,
+      seq: session.seq, actor: session.subjects["actor"] ?? "", startedAt: session.startedAt,
+      updatedAt: session.updatedAt, expiresAt: session.expiresAt,
+      body: session.encoded(key: key))
+  }
+}
+
+/// A failure of the store itself, never a flow's rejection.
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+  public var message: String
+
+  public init(_ message: String) {
+    self.message = message
+  }
+
+  public var description: String { message }
+}

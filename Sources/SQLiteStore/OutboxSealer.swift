@@ -1,0 +1,29 @@
+internal import AccountSecurity
+internal import Crypto
+internal import FlowEngine
+internal import Foundation
+
+/// Seals outbox messages (which carry codes in clear, for the provider) with a key derived
+/// from the store's, so that a copy of the database file shows no code (SECURITY.md 6).
+struct OutboxSealer: Sendable {
+  private let keyBytes: [UInt8]
+
+  init(_ sessionKey: SessionKey) {
+    let derived = HKDF<SHA256>.deriveKey(
+      inputKeyMaterial: SymmetricKey(data: sessionKey.bytes), info: Array("outbox v1".utf8),
+      outputByteCount: 32)
+    keyBytes = derived.withUnsafeBytes { Array($0) }
+  }
+
+  private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
+
+  func seal(_ message: OutboundMessage) throws -> [UInt8] {
+    let plain = try JSONEncoder().encode(message)
+    return Array(try ChaChaPoly.seal(plain, using: key).combined)
+  }
+
+  func open(_ sealed: [UInt8]) throws -> OutboundMessage {
+    let box = try ChaChaPoly.SealedBox(combined: sealed)
+    return try JSONDecoder().decode(OutboundMessage.self, from: ChaChaPoly.open(box, using: key))
+  }
+}

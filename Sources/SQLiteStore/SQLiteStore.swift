@@ -1,0 +1,353 @@
+public import AccountSecurity
+public import FlowEngine
+internal import Foundation
+internal import GRDB
+internal import Synchronization
+
+/// The embedded store: one SQLite file through GRDB's `DatabasePool` (WAL), every step one
+/// `BEGIN IMMEDIATE` transaction, `synchronous=FULL` unless told otherwise. Several processes
+/// may open the same file; SQLite serializes their steps (each waits up to `busyTimeout`).
+public final class SQLiteStore: SessionStore, Sendable {
+  /// SQLite's `PRAGMA synchronous`: FULL survives power loss; NORMAL only a crash of the process.
+  public enum Synchronous: String, Sendable, CaseIterable {
+    case full = "FULL"
+    case normal = "NORMAL"
+  }
+
+  /// A dry-run store delivers into simulated inboxes kept in the file; a live store hands
+  /// deliveries to real providers.
+  public enum Kind: String, Sendable {
+    case dryRun = "dry-run"
+    case live
+  }
+
+  public let path: String
+  public let sessionKey: SessionKey
+  public let kind: Kind
+  public let domain: AccountSecurityDomain
+  public let clock: any FlowClock
+  let pool: DatabasePool
+
+  private init(
+    path: String, pool: DatabasePool, domain: AccountSecurityDomain, clock: any FlowClock
+  ) throws {
+    self.path = path
+    self.pool = pool
+    self.domain = domain
+    self.clock = clock
+    let (key, kind) = try pool.read { db -> ([UInt8]?, String?) in
+      (
+        try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'session-key'").map {
+          [UInt8]($0)
+        },
+        try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'kind'")
+      )
+    }
+    guard let key, let sessionKey = SessionKey(bytes: key), let kind,
+      let parsed = Kind(rawValue: kind)
+    else {
+      throw StoreError("\(path) is not a flow store (run flowctl store init)")
+    }
+    self.sessionKey = sessionKey
+    self.kind = parsed
+  }
+
+  /// Creates a store at `path` holding the world's accounts, users and call routes, with a new
+  /// random session key. Refuses an existing file unless `force`.
+  public static func create(
+    path: String, world: AccountSecurityState, kind: Kind = .dryRun, force: Bool = false,
+    synchronous: Synchronous = .full, domain: AccountSecurityDomain = AccountSecurityDomain(),
+    clock: any FlowClock = SystemClock()
+  ) throws -> SQLiteStore {
+    let manager = FileManager.default
+    if manager.fileExists(atPath: path) {
+      guard force else {
+        throw StoreError("\(path) already exists; use --force to replace it")
+      }
+      for suffix in ["", "-wal", "-shm"] where manager.fileExists(atPath: path + suffix) {
+        try manager.removeItem(atPath: path + suffix)
+      }
+    }
+    let pool = try connect(path, synchronous: synchronous)
+    try wrap {
+      try SQLiteSchema.migrator.migrate(pool)
+      try pool.write { db in
+        try db.execute(
+          sql: "INSERT INTO meta (name, value) VALUES ('session-key', ?), ('kind', ?)",
+          arguments: [Data(SessionKey.random().bytes), Data(kind.rawValue.utf8)])
+        for account in world.accounts.values.sorted(by: { $0.id < $1.id }) {
+          try db.execute(
+            sql: "INSERT INTO accounts (id, name) VALUES (?, ?)",
+            arguments: [account.id, account.name])
+        }
+        for user in world.users.values.sorted(by: { $0.id < $1.id }) {
+          try SQLiteTables.save(user, in: db)
+        }
+        for route in world.routes {
+          try db.execute(
+            sql: "INSERT INTO call_routes (line, user_id) VALUES (?, ?)",
+            arguments: [route.line, route.userID])
+        }
+      }
+    }
+    return try SQLiteStore(path: path, pool: pool, domain: domain, clock: clock)
+  }
+
+  /// Opens an existing store (its schema brought up to date).
+  public static func open(
+    path: String, synchronous: Synchronous = .full,
+    domain: AccountSecurityDomain = AccountSecurityDomain(), clock: any FlowClock = SystemClock()
+  ) throws -> SQLiteStore {
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw StoreError("no store at \(path) (create one with flowctl store init)")
+    }
+    let pool = try connect(path, synchronous: synchronous)
+    try wrap { try SQLiteSchema.migrator.migrate(pool) }
+    return try SQLiteStore(path: path, pool: pool, domain: domain, clock: clock)
+  }
+
+  private static func connect(_ path: String, synchronous: Synchronous) throws -> DatabasePool {
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(10)
+    configuration.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+    }
+    return try wrap { try DatabasePool(path: path, configuration: configuration) }
+  }
+
+  /// Turns SQLite's errors into `StoreError`s that say what failed.
+  static func wrap<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as DatabaseError {
+      throw StoreError("SQLite: \(error.message ?? "\(error.resultCode)") (\(error.resultCode))")
+    } catch let error as StoreIntegrityError {
+      throw StoreError("the store holds data this version cannot read: \(error)")
+    }
+  }
+
+  // MARK: - SessionStore
+
+  public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T)
+    async throws -> T
+  {
+    let domain = self.domain
+    let key = sessionKey
+    let clock = self.clock
+    let lost = Mutex<[Survivor]>([])
+    do {
+      return try await Self.wrapAsync {
+        try await self.pool.write { db in
+          let transaction = SQLiteTransaction(
+            db: db, domain: domain, sessionKey: key, clock: clock)
+          do {
+            return try body(transaction)
+          } catch {
+            lost.withLock { $0 = transaction.tables.survivors }
+            throw error
+          }
+        }
+      }
+    } catch {
+      // The whole transaction rolled back: failed verifications are counted again in one of
+      // their own (SECURITY.md 26).
+      let survivors = lost.withLock { $0 }
+      if !survivors.isEmpty {
+        try await Self.wrapAsync {
+          try await self.pool.write { db in
+            try SQLiteTables(db: db, sealer: OutboxSealer(key)).reapply(survivors)
+          }
+        }
+      }
+      throw error
+    }
+  }
+
+  static func wrapAsync<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch let error as DatabaseError {
+      throw StoreError("SQLite: \(error.message ?? "\(error.resultCode)") (\(error.resultCode))")
+    } catch let error as StoreIntegrityError {
+      throw StoreError("the store holds data this version cannot read: \(error)")
+    }
+  }
+
+  // MARK: - Tools
+
+  /// The audit log, oldest first, of one session or of all.
+  public func audit(session: String? = nil) async throws -> [AuditEntry] {
+    try await Self.wrapAsync {
+      try await pool.read { db in
+        let rows =
+          if let session {
+            try Row.fetchAll(
+              db, sql: "SELECT * FROM audit WHERE session = ? ORDER BY id", arguments: [session])
+          } else {
+            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id")
+          }
+        return try rows.map { row in
+          let kind: String = row["kind"]
+          guard let parsed = AuditEntry.Kind(rawValue: kind) else {
+            throw StoreIntegrityError("an audit entry has the unknown kind '\(kind)'")
+          }
+          return AuditEntry(
+            time: row["time"], kind: parsed, actor: row["actor"], target: row["target"],
+            account: row["account"], flow: row["flow"], session: row["session"],
+            outcome: row["outcome"], detail: row["detail"])
+        }
+      }
+    }
+  }
+
+  /// What the simulated inbox of a dry-run store holds for a destination, oldest first.
+  public func inbox(of destination: String) async throws -> [OutboundMessage] {
+    guard kind == .dryRun else {
+      throw StoreError("\(path) is a live store: its deliveries go to real providers, not inboxes")
+    }
+    return try await Self.wrapAsync {
+      try await pool.read { db in
+        try Row.fetchAll(
+          db, sql: "SELECT * FROM inbox WHERE destination = ? ORDER BY id",
+          arguments: [destination]
+        ).map { row in
+          let channel: String = row["channel"]
+          return OutboundMessage(
+            channel: OutboundMessage.Channel(rawValue: channel) ?? .sms,
+            destination: row["destination"], body: row["body"], sentAt: row["delivered_at"],
+            code: row["code"], key: row["key"])
+        }
+      }
+    }
+  }
+
+  /// A user as the directory holds them now.
+  public func user(_ id: String) async throws -> User? {
+    let key = sessionKey
+    return try await Self.wrapAsync {
+      try await pool.read { db in
+        try SQLiteTables(db: db, sealer: OutboxSealer(key)).user(id)
+      }
+    }
+  }
+
+  /// Runs a read-only SQL query (tools and tests: integrity checks, counts); each row as text.
+  public func query(_ sql: String) async throws -> [[String]] {
+    try await Self.wrapAsync {
+      try await pool.read { db in
+        try Row.fetchAll(db, sql: sql).map { row in
+          row.databaseValues.map { value in
+            switch value.storage {
+            case .null: "NULL"
+            case .int64(let number): String(number)
+            case .double(let number): String(number)
+            case .string(let text): text
+            case .blob(let data): "<\(data.count) bytes>"
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Runs SQL that changes the file (tests that tamper with rows on purpose).
+  public func execute(_ sql: String) async throws {
+    try await Self.wrapAsync { try await pool.write { db in try db.execute(sql: sql) } }
+  }
+
+  /// Deliveries committed but not yet handed to a provider.
+  public func pendingDeliveries() async throws -> Int {
+    try await Self.wrapAsync {
+      try await pool.read { db in
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0
+      }
+    }
+  }
+
+  /// Hands every committed, undelivered message to `provider` (the simulated inbox on a
+  /// dry-run store when nil), oldest first, and marks each delivered once the provider took
+  /// it. A crash in between sends it again with the same key. A failed delivery stays pending
+  /// and is audited. Returns how many were delivered.
+  @discardableResult
+  public func dispatch(to provider: (any DeliveryProvider)? = nil) async throws -> Int {
+    let provider = provider ?? (kind == .dryRun ? SimulatedInbox(store: self) : nil)
+    guard let provider else { return 0 }
+    let sealer = OutboxSealer(sessionKey)
+    let pending = try await Self.wrapAsync {
+      try await pool.read { db in
+        try Row.fetchAll(
+          db,
+          sql:
+            "SELECT key, sealed FROM outbox WHERE delivered_at IS NULL ORDER BY created_at, key LIMIT 1000"
+        ).map { row -> (String, [UInt8]) in
+          let sealed: Data = row["sealed"]
+          return (row["key"], [UInt8](sealed))
+        }
+      }
+    }
+    var delivered = 0
+    for (key, sealed) in pending {
+      let message = try sealer.open(sealed)
+      do {
+        try await provider.deliver(message)
+      } catch {
+        let now = clock.now()
+        try await Self.wrapAsync {
+          try await pool.write { db in
+            try db.execute(
+              sql: "UPDATE outbox SET attempts = attempts + 1 WHERE key = ?", arguments: [key])
+            let session = String(key.split(separator: ":").first ?? "")
+            try SQLiteTables.insert(
+              AuditEntry(
+                time: AuditTime.iso8601(now), kind: .deliveryFailed, actor: "", target: "",
+                account: "", flow: "", session: session, outcome: "failed",
+                detail:
+                  "\(message.channel.rawValue) to \(PhoneNumber.mask(message.destination)) failed"),
+              in: db)
+          }
+        }
+        continue
+      }
+      let now = clock.now()
+      try await Self.wrapAsync {
+        try await pool.write { db in
+          try db.execute(
+            sql: """
+              UPDATE outbox SET delivered_at = ?, sealed = NULL, attempts = attempts + 1
+              WHERE key = ? AND delivered_at IS NULL
+              """, arguments: [now, key])
+        }
+      }
+      delivered += 1
+    }
+    return delivered
+  }
+
+  /// The simulated inbox of a dry-run store: the "phone" and "mailbox" that `flowctl store
+  /// inbox` reads. It keeps the first copy of each key and logs every attempt.
+  struct SimulatedInbox: DeliveryProvider {
+    let store: SQLiteStore
+
+    func deliver(_ message: OutboundMessage) async throws {
+      let now = store.clock.now()
+      let digest = SessionKey(bytes: Array(repeating: 0, count: 32))!.tag(
+        Array("\(message.channel.rawValue)|\(message.destination)|\(message.body)".utf8))
+      try await SQLiteStore.wrapAsync {
+        try await store.pool.write { db in
+          try db.execute(
+            sql: "INSERT INTO delivery_attempts (key, digest, at) VALUES (?, ?, ?)",
+            arguments: [message.key, digest, now])
+          try db.execute(
+            sql: """
+              INSERT INTO inbox (key, channel, destination, body, code, delivered_at)
+              VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+              """,
+            arguments: [
+              message.key, message.channel.rawValue, message.destination, message.body,
+              message.code, now,
+            ])
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,214 @@
+internal import AccountSecurity
+internal import Foundation
+internal import GRDB
+
+/// The 2FA domain's tables in SQLite, for the actions of one step, inside its transaction.
+final class SQLiteTables: AccountSecurityTables {
+  let db: Database
+  let sealer: OutboxSealer
+  private(set) var survivors: [Survivor] = []
+  private var deliveriesInStep: [String: Int] = [:]
+
+  init(db: Database, sealer: OutboxSealer) {
+    self.db = db
+    self.sealer = sealer
+  }
+
+  func forgetSurvivors() { survivors = [] }
+
+  func user(_ id: String) throws -> User? {
+    guard
+      let row = try Row.fetchOne(
+        db,
+        sql: """
+          SELECT u.id, u.name, u.role, u.account, u.email, p.e164, p.verified, t.enabled, t.channel
+          FROM users u JOIN phone_numbers p ON p.user = u.id
+          JOIN two_factor_settings t ON t.user = u.id WHERE u.id = ?
+          """, arguments: [id])
+    else { return nil }
+    let role: String = row["role"]
+    let channel: String = row["channel"]
+    let phone: String = row["e164"]
+    guard let parsedRole = Role(rawValue: role), let parsedChannel = Channel(rawValue: channel),
+      let number = try? PhoneNumber(parsing: phone)
+    else {
+      throw StoreIntegrityError("user \(id) has a row this version cannot read")
+    }
+    return User(
+      id: row["id"], name: row["name"], role: parsedRole, account: row["account"], phone: number,
+      email: row["email"],
+      twoFactor: TwoFactorSettings(enabled: row["enabled"], channel: parsedChannel),
+      phoneVerified: row["verified"])
+  }
+
+  func saveUser(_ user: User) throws {
+    try Self.save(user, in: db)
+  }
+
+  static func save(_ user: User, in db: Database) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO users (id, name, role, account, email) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
+          account = excluded.account, email = excluded.email
+        """,
+      arguments: [user.id, user.name, user.role.rawValue, user.account, user.email])
+    try db.execute(
+      sql: """
+        INSERT INTO phone_numbers (user, e164, verified) VALUES (?, ?, ?)
+        ON CONFLICT(user) DO UPDATE SET e164 = excluded.e164, verified = excluded.verified
+        """, arguments: [user.id, user.phone.e164, user.phoneVerified])
+    try db.execute(
+      sql: """
+        INSERT INTO two_factor_settings (user, enabled, channel) VALUES (?, ?, ?)
+        ON CONFLICT(user) DO UPDATE SET enabled = excluded.enabled, channel = excluded.channel
+        """, arguments: [user.id, user.twoFactor.enabled, user.twoFactor.channel.rawValue])
+  }
+
+  func activeCodes(of user: String) throws -> [IssuedCode] {
+    try Row.fetchAll(
+      db,
+      sql: "SELECT * FROM codes WHERE user = ? AND used = 0 AND invalidated = 0 ORDER BY id",
+      arguments: [user]
+    ).map(code)
+  }
+
+  private func code(_ row: Row) throws -> IssuedCode {
+    let purpose: String = row["purpose"]
+    guard let parsed = CodePurpose(rawValue: purpose) else {
+      throw StoreIntegrityError("a code has the unknown purpose '\(purpose)'")
+    }
+    let salt: Data = row["salt"]
+    let hash: Data = row["hash"]
+    var code = IssuedCode(
+      id: row["id"], user: row["user"], purpose: parsed, session: row["session"],
+      destination: row["destination"], salt: [UInt8](salt), hash: [UInt8](hash),
+      issuedAt: row["issued_at"], expiresAt: row["expires_at"])
+    code.used = row["used"]
+    code.invalidated = row["invalidated"]
+    return code
+  }
+
+  func insertCode(_ code: IssuedCode) throws -> Int {
+    try db.execute(
+      sql: """
+        INSERT INTO codes (user, purpose, session, destination, salt, hash, issued_at, expires_at,
+          used, invalidated)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        code.user, code.purpose.rawValue, code.session, code.destination, Data(code.salt),
+        Data(code.hash), code.issuedAt, code.expiresAt, code.used, code.invalidated,
+      ])
+    return Int(db.lastInsertedRowID)
+  }
+
+  func updateCode(_ code: IssuedCode) throws {
+    try db.execute(
+      sql: "UPDATE codes SET used = ?, invalidated = ? WHERE id = ?",
+      arguments: [code.used, code.invalidated, code.id])
+  }
+
+  func hasUsedCode(user: String, destination: String, session: String) throws -> Bool {
+    try Bool.fetchOne(
+      db,
+      sql: """
+        SELECT EXISTS (SELECT 1 FROM codes WHERE session = ? AND user = ? AND destination = ?
+          AND used = 1)
+        """, arguments: [session, user, destination]) ?? false
+  }
+
+  func failures(_ key: String) throws -> Int {
+    try Int.fetchOne(db, sql: "SELECT count FROM failure_counters WHERE key = ?", arguments: [key])
+      ?? 0
+  }
+
+  func setFailures(_ key: String, _ count: Int) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO failure_counters (key, count) VALUES (?, ?)
+        ON CONFLICT(key) DO UPDATE SET count = excluded.count
+        """, arguments: [key, count])
+  }
+
+  func lastSend(_ key: String) throws -> Int? {
+    try Int.fetchOne(db, sql: "SELECT at FROM last_sends WHERE key = ?", arguments: [key])
+  }
+
+  func setLastSend(_ key: String, _ time: Int) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO last_sends (key, at) VALUES (?, ?)
+        ON CONFLICT(key) DO UPDATE SET at = excluded.at
+        """, arguments: [key, time])
+  }
+
+  /// Outbox rows: the message sealed with the store's key (a code never rests in clear), sent
+  /// after the step commits by the dispatcher.
+  func deliver(_ message: OutboundMessage) throws {
+    var message = message
+    let index = deliveriesInStep[message.key, default: 0]
+    deliveriesInStep[message.key] = index + 1
+    message.key += ":\(index)"
+    try db.execute(
+      sql: """
+        INSERT INTO outbox (key, channel, destination, sealed, created_at) VALUES (?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        message.key, message.channel.rawValue, PhoneNumber.mask(message.destination),
+        Data(try sealer.seal(message)), message.sentAt,
+      ])
+  }
+
+  func audit(_ entry: AuditEntry) throws {
+    try Self.insert(entry, in: db)
+  }
+
+  static func insert(_ entry: AuditEntry, in db: Database) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        entry.time, entry.kind.rawValue, entry.actor, entry.target, entry.account, entry.flow,
+        entry.session, entry.outcome, entry.detail,
+      ])
+  }
+
+  func lastPhoneChange(user: String, session: String) throws -> PhoneChange? {
+    guard
+      let row = try Row.fetchOne(
+        db,
+        sql: """
+          SELECT * FROM phone_changes WHERE session = ? AND user = ? ORDER BY id DESC LIMIT 1
+          """, arguments: [session, user])
+    else { return nil }
+    let previous: String = row["previous"]
+    let current: String = row["current"]
+    guard let before = try? PhoneNumber(parsing: previous),
+      let after = try? PhoneNumber(parsing: current)
+    else { throw StoreIntegrityError("a number change this version cannot read") }
+    return PhoneChange(
+      user: row["user"], previous: before, current: after, session: row["session"], at: row["at"])
+  }
+
+  func recordPhoneChange(_ change: PhoneChange) throws {
+    try db.execute(
+      sql:
+        "INSERT INTO phone_changes (user, previous, current, session, at) VALUES (?, ?, ?, ?, ?)",
+      arguments: [
+        change.user, change.previous.e164, change.current.e164, change.session, change.at,
+      ])
+  }
+
+  func survive(_ survivor: Survivor) {
+    survivors.append(survivor)
+  }
+}
+
+/// A row the store holds that this version cannot read: an infrastructure error.
+struct StoreIntegrityError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,115 @@
+internal import AccountSecurity
+internal import FlowEngine
+internal import Foundation
+internal import GRDB
+
+/// One step's transaction on a SQLite store: the session rows, the flow texts and the 2FA
+/// domain, all on the same connection inside the same `BEGIN IMMEDIATE` transaction.
+final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
+  let db: Database
+  let tables: SQLiteTables
+  let domain: AccountSecurityDomain
+  let sessionKey: SessionKey
+  let clock: any FlowClock
+
+  init(
+    db: Database, domain: AccountSecurityDomain, sessionKey: SessionKey, clock: any FlowClock
+  ) {
+    self.db = db
+    self.domain = domain
+    self.sessionKey = sessionKey
+    self.clock = clock
+    self.tables = SQLiteTables(db: db, sealer: OutboxSealer(sessionKey))
+  }
+
+  // MARK: - FlowServices
+
+  func perform(_ request: ActionRequest) throws -> [String: Value] {
+    try domain.perform(request, on: tables)
+  }
+
+  func transaction<T>(_ body: () throws -> T) throws -> T { try body() }
+
+  /// A savepoint: on failure everything since is rolled back, then the survivors are written
+  /// again.
+  func attempt<T>(_ body: () throws -> T) throws -> T {
+    let mark = tables.survivors.count
+    var result: Result<T, any Error> = .failure(StoreError("no result"))
+    try db.inSavepoint {
+      do {
+        result = .success(try body())
+        return .commit
+      } catch {
+        result = .failure(error)
+        return .rollback
+      }
+    }
+    if case .failure = result {
+      try tables.reapply(Array(tables.survivors[mark...]))
+    }
+    return try result.get()
+  }
+
+  func record(_ trace: StepTrace, of session: Session) throws {
+    try tables.audit(domain.auditEntry(for: trace, of: session, at: clock.now()))
+  }
+
+  func facts(of subjects: [String: String]) throws -> [String: Value]? {
+    try domain.facts(of: subjects, in: tables)
+  }
+
+  // MARK: - Rows
+
+  func session(_ id: String) throws -> StoredSession? {
+    try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map {
+      row in
+      let body: Data = row["body"]
+      return StoredSession(
+        id: row["id"], flowID: row["flow_id"], flowVersion: row["version"],
+        contentHash: row["content_hash"], state: row["state"], outcome: row["outcome"],
+        seq: row["seq"], actor: row["actor"], startedAt: row["started_at"],
+        updatedAt: row["updated_at"], expiresAt: row["expires_at"], body: [UInt8](body))
+    }
+  }
+
+  func insertSession(_ row: StoredSession) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO sessions (id, flow_id, version, content_hash, state, outcome, seq, actor,
+          started_at, updated_at, expires_at, body)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        row.id, row.flowID, row.flowVersion, row.contentHash, row.state, row.outcome, row.seq,
+        row.actor, row.startedAt, row.updatedAt, row.expiresAt, Data(row.body),
+      ])
+  }
+
+  func updateSession(_ row: StoredSession, expectedSeq: Int) throws -> Bool {
+    try db.execute(
+      sql: """
+        UPDATE sessions SET state = ?, outcome = ?, seq = ?, updated_at = ?, expires_at = ?,
+          body = ?
+        WHERE id = ? AND seq = ?
+        """,
+      arguments: [
+        row.state, row.outcome, row.seq, row.updatedAt, row.expiresAt, Data(row.body), row.id,
+        expectedSeq,
+      ])
+    return db.changesCount == 1
+  }
+
+  func flowText(_ contentHash: String) throws -> [UInt8]? {
+    try Data.fetchOne(
+      db, sql: "SELECT text FROM flows WHERE content_hash = ?", arguments: [contentHash]
+    ).map { [UInt8]($0) }
+  }
+
+  func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO flows (content_hash, flow_id, version, text, kept_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(content_hash) DO NOTHING
+        """, arguments: [contentHash, flowID, version, Data(bytes), clock.now()])
+  }
+}
