@@ -87,7 +87,9 @@ struct TraceRenderer {
   }
 
   private func masked(_ message: OutboundMessage) -> String {
-    switch message.channel {
+    // Outbox rows of a store hold the destination masked already.
+    if message.destination.contains("*") { return message.destination }
+    return switch message.channel {
     case .sms: PhoneNumber.mask(message.destination)
     case .email:
       AccountSecurityCatalog.catalog.display(
@@ -98,6 +100,7 @@ struct TraceRenderer {
   /// The message as delivered, with any code replaced: it is in the simulated inbox
   /// (`$received` in an events file reads it).
   private func body(_ message: OutboundMessage) -> String {
+    if message.body.isEmpty { return "(delivered; flowctl store inbox shows it)" }
     guard let code = message.code else { return message.body }
     return message.body.replacingOccurrences(
       of: code, with: String(repeating: "•", count: code.count))
@@ -107,6 +110,11 @@ struct TraceRenderer {
   // MARK: - JSON
 
   private func jsonLine(_ trace: StepTrace, deliveries: [OutboundMessage]) -> String {
+    Self.line(jsonObject(trace, deliveries: deliveries))
+  }
+
+  /// The step object of `--json` output (`flowctl session` adds `session` and `seq`).
+  func jsonObject(_ trace: StepTrace, deliveries: [OutboundMessage]) -> [String: Any] {
     var object: [String: Any] = [
       "event": trace.event ?? NSNull(),
       "from": trace.from,
@@ -138,7 +146,7 @@ struct TraceRenderer {
       object["rejection"] = rejection.kind
     }
     if let outcome = trace.outcome { object["outcome"] = outcome }
-    return Self.line(object)
+    return object
   }
 
   static func line(_ object: [String: Any]) -> String {

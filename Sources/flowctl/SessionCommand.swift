@@ -1,0 +1,239 @@
+import AccountSecurity
+import ArgumentParser
+import FlowEngine
+import Foundation
+import SQLiteStore
+
+/// `flowctl session`: real sessions on a store, one process per step.
+struct SessionCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "session",
+    abstract: "Start, step and show sessions kept in a store, one process per step.",
+    discussion: """
+      Nothing persists between commands but the store file: each step loads the session,
+      reads the directory's facts, performs the flow's actions and commits the new session
+      (its seq one higher), the directory's changes, the audit and the outbox together, then
+      delivers. A session runs on the flow text it started on, even after the file changes.
+
+      Example (the own-number procedure; the code is read off the simulated phone):
+        flowctl store init build/team.sqlite --world examples/team.yaml
+        id=$(flowctl session start flows/update-own-2fa-phone.yaml --store build/team.sqlite --actor ada --json | jq -r .session)
+        flowctl session send "$id" disable2FA --store build/team.sqlite
+        flowctl session send "$id" submitCode code=$(flowctl store inbox build/team.sqlite +15550100001 --last-code) --store build/team.sqlite
+      """,
+    subcommands: [SessionStartCommand.self, SessionSendCommand.self, SessionShowCommand.self]
+  )
+}
+
+/// What `start` and `send` share: printing a step and its exit status.
+struct StepPrinter {
+  var json: Bool
+
+  func print(_ step: SessionEngine.Step, deliveries: [OutboundMessage]) {
+    let renderer = TraceRenderer(
+      json: json, color: !json && Terminal.colorEnabled(for: Terminal.standardOutput))
+    if json {
+      var object = renderer.jsonObject(step.trace, deliveries: deliveries)
+      object["session"] = step.session.id
+      object["seq"] = step.session.seq
+      if object["outcome"] == nil, let outcome = step.session.outcome, step.accepted {
+        object["outcome"] = outcome
+      }
+      Swift.print(TraceRenderer.line(object), terminator: "")
+    } else {
+      Swift.print(renderer.step(step.trace, deliveries: deliveries), terminator: "")
+      let where_ = step.session.outcome.map { "final, outcome \($0)" } ?? "in \(step.session.state)"
+      Swift.print("session \(step.session.id) · seq \(step.session.seq) · \(where_)")
+    }
+  }
+
+  static func exit(for step: SessionEngine.Step) throws {
+    if !step.accepted { throw ExitCode(StoreExit.rejected) }
+  }
+}
+
+extension SQLiteStore {
+  /// Delivers after a commit, and returns what the step queued (masked), for the trace.
+  func deliveries(of step: SessionEngine.Step) async throws -> [OutboundMessage] {
+    try await dispatch()
+    guard step.accepted else { return [] }
+    return try await query(
+      "SELECT channel, destination, key FROM outbox WHERE key LIKE '\(step.session.id):\(step.session.seq):%' ORDER BY created_at, key"
+    ).map { row in
+      OutboundMessage(
+        channel: OutboundMessage.Channel(rawValue: row[0]) ?? .sms, destination: row[1], body: "",
+        sentAt: 0, code: nil, key: row[2])
+    }
+  }
+}
+
+struct SessionStartCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "start",
+    abstract: "Start a session of a flow on a store and print its first step.",
+    discussion: """
+      The store keeps the flow's text by content hash; the session runs on it until it ends.
+      The session id (128-bit random) is printed, and with --json is the "session" field.
+
+      Exit status: 0 started; 1 invalid flow or unknown user; 3 the start was rejected; 5 a
+      store error.
+      """
+  )
+
+  @Argument(help: "The flow file.", completion: .file(extensions: ["yaml", "yml"]))
+  var flow: String
+
+  @OptionGroup var store: StoreOptions
+
+  @Option(help: "The id of the user who is signed in.")
+  var actor: String
+
+  @Option(help: "The id of the user whose number changes (default: the actor).")
+  var target: String?
+
+  @Flag(
+    help: "Print the step as one JSON object (that of flowctl run --json, plus session and seq).")
+  var json = false
+
+  func run() async throws {
+    let compiled = try FlowInput.flow(flow)
+    let opened = try store.open()
+    let engine = SessionEngine(
+      store: opened, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
+    let step: SessionEngine.Step
+    let deliveries: [OutboundMessage]
+    do {
+      step = try await engine.start(
+        flow: compiled.sourceBytes, path: flow,
+        subjects: ["actor": actor, "target": target ?? actor])
+      deliveries = try await opened.deliveries(of: step)
+    } catch {
+      throw StoreExit.report(error)
+    }
+    StepPrinter(json: json).print(step, deliveries: deliveries)
+    try StepPrinter.exit(for: step)
+  }
+}
+
+struct SessionSendCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "send",
+    abstract: "Send one event to a session kept in a store.",
+    discussion: """
+      The payload is given as FIELD=VALUE pairs (editPhone phone=+15550109999; submitCode
+      code=123456); values are checked against the event's declared fields. With --seq, the
+      step applies only if the session is still at that seq (flowctl session show prints it);
+      if another step came first, nothing changes and the exit status is 4.
+
+      Exit status: 0 accepted; 1 bad input (a malformed FIELD=VALUE) or unknown session;
+      3 rejected (the reason is printed; nothing changed but the audit log); 4 conflict (a
+      stale --seq); 5 a store error (the store file is missing its tables, locked past the
+      timeout, full, or a session row was tampered with).
+      """
+  )
+
+  @Argument(help: "The session id.")
+  var id: String
+
+  @Argument(help: "The event name.")
+  var event: String
+
+  @Argument(help: "The payload, as FIELD=VALUE pairs.")
+  var payload: [String] = []
+
+  @OptionGroup var store: StoreOptions
+
+  @Option(help: "The seq the session must be at for the step to apply.")
+  var seq: Int?
+
+  @Flag(
+    help: "Print the step as one JSON object (that of flowctl run --json, plus session and seq).")
+  var json = false
+
+  func run() async throws {
+    var fields: [String: Value] = [:]
+    for pair in payload {
+      guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+        Terminal.writeError(
+          "error: payload '\(pair)' is not FIELD=VALUE (for example phone=+15550109999)\n")
+        throw ExitCode(StoreExit.badInput)
+      }
+      let name = String(pair[..<equals])
+      guard fields[name] == nil else {
+        Terminal.writeError("error: payload field '\(name)' is given twice\n")
+        throw ExitCode(StoreExit.badInput)
+      }
+      fields[name] = .string(String(pair[pair.index(after: equals)...]))
+    }
+    let opened = try store.open()
+    let engine = SessionEngine(
+      store: opened, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
+    let step: SessionEngine.Step
+    let deliveries: [OutboundMessage]
+    do {
+      step = try await engine.send(session: id, event: event, payload: fields, expectedSeq: seq)
+      deliveries = try await opened.deliveries(of: step)
+    } catch {
+      throw StoreExit.report(error)
+    }
+    StepPrinter(json: json).print(step, deliveries: deliveries)
+    try StepPrinter.exit(for: step)
+  }
+}
+
+struct SessionShowCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "show",
+    abstract: "Show a session kept in a store: its flow text, state and seq.",
+    discussion: """
+      --json prints {"id", "flow", "version", "contentHash", "state", "seq", "final",
+      "outcome", "startedAt", "updatedAt", "expiresAt"}, times in ISO 8601 UTC.
+
+      Exit status: 0 shown; 1 unknown session; 5 a store error (a tampered row included).
+      """
+  )
+
+  @Argument(help: "The session id.")
+  var id: String
+
+  @OptionGroup var store: StoreOptions
+
+  @Flag(help: "Print one JSON object.")
+  var json = false
+
+  func run() async throws {
+    let opened = try store.open()
+    let engine = SessionEngine(
+      store: opened, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
+    let row: StoredSession
+    let flow: CompiledFlow
+    do {
+      (row, _, flow) = try await engine.show(session: id)
+    } catch {
+      throw StoreExit.report(error)
+    }
+    if json {
+      let object: [String: Any] = [
+        "id": row.id, "flow": row.flowID, "version": row.flowVersion,
+        "contentHash": row.contentHash, "state": row.state, "seq": row.seq,
+        "final": row.isFinal, "outcome": row.outcome ?? NSNull(),
+        "startedAt": AuditTime.iso8601(row.startedAt),
+        "updatedAt": AuditTime.iso8601(row.updatedAt),
+        "expiresAt": AuditTime.iso8601(row.expiresAt),
+      ]
+      print(TraceRenderer.line(object), terminator: "")
+      return
+    }
+    print(
+      """
+      session \(row.id)
+        flow      \(row.flowID) v\(row.flowVersion) (\(flow.title))
+        text      \(row.contentHash)
+        state     \(row.state)\(row.outcome.map { " (final, outcome \($0))" } ?? "")
+        seq       \(row.seq)
+        started   \(AuditTime.iso8601(row.startedAt))
+        updated   \(AuditTime.iso8601(row.updatedAt))
+        expires   \(AuditTime.iso8601(row.expiresAt))
+      """)
+  }
+}

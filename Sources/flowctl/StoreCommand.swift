@@ -1,0 +1,175 @@
+import AccountSecurity
+import ArgumentParser
+import FlowEngine
+import Foundation
+import SQLiteStore
+
+/// `flowctl store`: make and inspect store files, where sessions live between processes.
+struct StoreCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "store",
+    abstract: "Create and inspect a store: the SQLite file where sessions live between processes.",
+    discussion: """
+      A store holds the directory (accounts, users, phone numbers, 2FA settings, call routes),
+      every session with the flow text it runs on, codes (hashes only), failure counters, the
+      audit log and the outbox. A dry-run store, made from a world file, delivers into
+      simulated inboxes kept in the file.
+
+      Examples:
+        flowctl store init build/team.sqlite --world examples/team.yaml
+        flowctl store inbox build/team.sqlite +15550100001 --last-code
+        flowctl store audit build/team.sqlite --session 3f2a…
+      """,
+    subcommands: [
+      StoreInitCommand.self, StoreInboxCommand.self, StoreAuditCommand.self,
+      StoreDispatchCommand.self,
+    ]
+  )
+}
+
+struct StoreInitCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "init",
+    abstract: "Create a dry-run store with a world file's accounts, users and call routes.",
+    discussion: """
+      The store gets a new random key, which signs its sessions (a session row changed by hand
+      is refused). Its deliveries go to simulated inboxes (flowctl store inbox).
+
+      Exit status: 0 created; 1 the world file is invalid or the file exists (without --force);
+      5 the file cannot be written.
+      """
+  )
+
+  @Argument(help: "The store file to create.", completion: .file())
+  var path: String
+
+  @Option(help: "The world file (schemas/world.schema.json).")
+  var world: String
+
+  @Flag(help: "Replace an existing file.")
+  var force = false
+
+  func run() throws {
+    let state = try FlowInput.world(world)
+    do {
+      _ = try SQLiteStore.create(path: path, world: state, kind: .dryRun, force: force)
+    } catch let error as StoreError {
+      Terminal.writeError("error: \(error)\n")
+      throw ExitCode(error.message.contains("already exists") ? 1 : 5)
+    }
+    print(
+      "created dry-run store \(path): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes"
+    )
+  }
+}
+
+struct StoreInboxCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "inbox",
+    abstract: "Show what a dry-run store delivered to a phone number or email address.",
+    discussion: """
+      Delivers whatever is still queued first. Each line is the delivery's time, channel, key
+      (session:seq:index) and message, oldest first. With --last-code, only the code of the
+      newest message that carries one (exit 1 when there is none). Refused on a live store.
+      """
+  )
+
+  @Argument(help: "The store file.", completion: .file())
+  var path: String
+
+  @Argument(help: "A phone number (E.164, +15550100001) or an email address.")
+  var destination: String
+
+  @Flag(help: "Print only the newest code delivered there.")
+  var lastCode = false
+
+  func run() async throws {
+    let store = try StoreOptions.open(path)
+    do {
+      let destination =
+        (try? PhoneNumber(parsing: self.destination).e164) ?? self.destination
+      try await store.dispatch()
+      let messages = try await store.inbox(of: destination)
+      if lastCode {
+        guard let code = messages.last(where: { $0.code != nil })?.code else {
+          Terminal.writeError("error: no code was delivered to \(self.destination)\n")
+          throw ExitCode(1)
+        }
+        print(code)
+        return
+      }
+      for message in messages {
+        print(
+          "\(AuditTime.iso8601(message.sentAt)) \(message.channel.rawValue) \(message.key) \(message.body)"
+        )
+      }
+    } catch {
+      throw StoreExit.report(error)
+    }
+  }
+}
+
+struct StoreAuditCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "audit",
+    abstract: "Print a store's audit log, one entry per line, oldest first.",
+    discussion: """
+      Every step, rejection, conflict, code sent, verification, 2FA change, number change and
+      failed delivery, with its UTC time, actor, target, account, flow, session and outcome.
+      Phone numbers are masked; codes never appear.
+      """
+  )
+
+  @Argument(help: "The store file.", completion: .file())
+  var path: String
+
+  @Option(help: "Only the entries of this session.")
+  var session: String?
+
+  @Flag(help: "One JSON object per line.")
+  var json = false
+
+  func run() async throws {
+    let store = try StoreOptions.open(path)
+    do {
+      for entry in try await store.audit(session: session) {
+        if json {
+          let encoder = JSONEncoder()
+          encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+          print(String(decoding: try encoder.encode(entry), as: UTF8.self))
+        } else {
+          print(
+            "\(entry.time) \(entry.kind.rawValue) session=\(entry.session) flow=\(entry.flow) actor=\(entry.actor) target=\(entry.target) account=\(entry.account) outcome=\(entry.outcome): \(entry.detail)"
+          )
+        }
+      }
+    } catch {
+      throw StoreExit.report(error)
+    }
+  }
+}
+
+struct StoreDispatchCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "dispatch",
+    abstract: "Deliver every message a store committed but has not delivered yet.",
+    discussion: """
+      flowctl session start and send deliver after each step; this command delivers what a
+      process that died after its commit left queued. Deliveries are at least once, each with
+      a stable key (session:seq:index) so that duplicates are dropped.
+      """
+  )
+
+  @Argument(help: "The store file.", completion: .file())
+  var path: String
+
+  func run() async throws {
+    let store = try StoreOptions.open(path)
+    do {
+      let count = try await store.dispatch()
+      print("delivered \(count), \(try await store.pendingDeliveries()) pending")
+    } catch {
+      throw StoreExit.report(error)
+    }
+  }
+}

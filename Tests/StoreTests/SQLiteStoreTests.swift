@@ -1,0 +1,97 @@
+import AccountSecurity
+import FlowEngine
+import Foundation
+import SQLiteStore
+import Testing
+
+/// What only the SQLite store has: a file anyone can open, WAL and its settings.
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+  /// The attack of issue 9: a technician's denied session, rewritten to `editingPhone` with an
+  /// admin as target, would change the admin's number. Rows are signed: it is refused.
+  @Test("a session row changed by hand is refused")
+  func tamperedRowsAreRefused() async throws {
+    let store = try StoreFixture(.sqlite)
+    let sqlite = try #require(store.sqlite)
+    let denied = try await store.start(teamFlow, actor: "tess", target: "mia").session
+    #expect(denied.outcome == "denied")
+    let body = String(decoding: try await store.row(denied.id).body, as: UTF8.self)
+    let forged =
+      body
+      .replacingOccurrences(of: #""outcome":"denied","#, with: "")
+      .replacingOccurrences(of: #""state":"denied""#, with: #""state":"phoneEdited""#)
+      .replacingOccurrences(of: #""target":"mia""#, with: #""target":"ada""#)
+      .replacingOccurrences(
+        of: #""stagePhone.phone":"""#, with: #""stagePhone.phone":"+15550106666""#)
+    #expect(forged != body)
+    let hex = Array(forged.utf8).map { String(format: "%02x", $0) }.joined()
+    try await sqlite.execute(
+      "UPDATE sessions SET state = 'phoneEdited', outcome = NULL, body = x'\(hex)' WHERE id = '\(denied.id)'"
+    )
+    await #expect(throws: SessionEngine.Failure.self) {
+      try await store.send(denied.id, "save")
+    }
+    do {
+      try await store.send(denied.id, "save")
+    } catch let failure as SessionEngine.Failure {
+      guard case .corruptSession(let message) = failure else {
+        Issue.record("expected a corrupt session, got \(failure)")
+        return
+      }
+      #expect(message.contains("authentication tag does not match"))
+    }
+    #expect(try await store.user("ada").phone.e164 == "+15550100001")
+  }
+
+  @Test("WAL, synchronous as configured, integrity ok, and the schema through the migrator")
+  func settings() async throws {
+    for (setting, expected) in [(SQLiteStore.Synchronous.full, "2"), (.normal, "1")] {
+      let store = try StoreFixture(.sqlite, synchronous: setting)
+      let sqlite = try #require(store.sqlite)
+      #expect(try await sqlite.query("PRAGMA journal_mode") == [["wal"]])
+      #expect(try await sqlite.query("PRAGMA synchronous") == [[expected]])
+      #expect(try await sqlite.query("PRAGMA integrity_check") == [["ok"]])
+      #expect(try await sqlite.query("SELECT identifier FROM grdb_migrations") == [["v1"]])
+    }
+  }
+
+  @Test("codes rest only as hashes, outbox bodies sealed, delivered once per key")
+  func noCodeAtRest() async throws {
+    let store = try StoreFixture(.sqlite)
+    let sqlite = try #require(store.sqlite)
+    let id = try await store.start(ownFlow, actor: "ada").session.id
+    _ = try await store.engine.send(session: id, event: "disable2FA", payload: [:])
+    // Before dispatch, the outbox holds the message sealed: no code in any column.
+    let code = try #require(try await sqlite.query("SELECT sealed FROM outbox").first)
+    #expect(code.first?.hasPrefix("<") == true)
+    try await sqlite.dispatch()
+    try await sqlite.dispatch()
+    let delivered = try #require(try await store.lastCode(to: "+15550100001"))
+    for table in ["codes", "outbox", "audit", "sessions", "failure_counters", "last_sends"] {
+      let rows = try await sqlite.query("SELECT * FROM \(table)")
+      #expect(!rows.flatMap { $0 }.contains { $0.contains(delivered) }, "\(table) holds the code")
+    }
+    #expect(try await sqlite.query("SELECT COUNT(*) FROM inbox") == [["1"]])
+    #expect(try await sqlite.query("SELECT key FROM inbox") == [["\(id):2:0"]])
+  }
+
+  @Test("a live store's deliveries do not go to inboxes")
+  func liveStoresHaveNoInbox() async throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "live-\(UUID().uuidString).sqlite"
+    ).path
+    let store = try SQLiteStore.create(path: path, world: AccountSecurityState(), kind: .live)
+    await #expect(throws: StoreError.self) { try await store.inbox(of: "+15550100001") }
+    #expect(try await store.dispatch() == 0, "no provider, nothing sent")
+  }
+
+  @Test("opening a file that is not a store is a store error")
+  func notAStore() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "junk-\(UUID().uuidString).sqlite"
+    ).path
+    try Data("junk".utf8).write(to: URL(fileURLWithPath: path))
+    #expect(throws: StoreError.self) { try SQLiteStore.open(path: path) }
+    #expect(throws: StoreError.self) { try SQLiteStore.open(path: path + ".missing") }
+  }
+}
