@@ -42,7 +42,8 @@ struct StepPrinter {
       Swift.print(TraceRenderer.line(object), terminator: "")
     } else {
       Swift.print(renderer.step(step.trace, deliveries: deliveries), terminator: "")
-      let position = step.session.outcome.map { "final, outcome \($0)" } ?? "in \(step.session.state)"
+      let position =
+        step.session.outcome.map { "final, outcome \($0)" } ?? "in \(step.session.state)"
       Swift.print("session \(step.session.id) · seq \(step.session.seq) · \(position)")
     }
   }
