@@ -32,6 +32,6 @@ public struct AccountSecurityDomain: Sendable {
 
   /// The audit entry of a step, accepted or rejected (SECURITY.md 19, 33).
   public func auditEntry(for trace: StepTrace, of session: Session, at time: Int) -> AuditEntry {
-    SessionContext(session).stepEntry(trace, at: time)
+    SessionContext(session).stepEntry(trace, of: session, at: time)
   }
 }

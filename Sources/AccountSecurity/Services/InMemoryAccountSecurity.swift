@@ -88,7 +88,7 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
   }
 
   public func record(_ trace: StepTrace, of session: Session) {
-    let entry = SessionContext(session).stepEntry(trace, at: clock.now())
+    let entry = SessionContext(session).stepEntry(trace, of: session, at: clock.now())
     lock.withLock { tables.audit(entry) }
   }
 }
@@ -149,7 +149,7 @@ struct SessionContext {
   }
 
   /// The audit entry of a step, accepted or rejected.
-  func stepEntry(_ trace: StepTrace, at time: Int) -> AuditEntry {
+  func stepEntry(_ trace: StepTrace, of session: Session, at time: Int) -> AuditEntry {
     if let rejection = trace.rejection {
       return entry(
         .eventRejected, at: time, outcome: "rejected",
@@ -157,7 +157,7 @@ struct SessionContext {
     }
     return entry(
       .step, at: time, outcome: trace.outcome ?? "accepted",
-      detail: "\(trace.event ?? "(start)"): \(trace.from) → \(trace.to)")
+      detail: "\(trace.event ?? "(start)"): \(trace.from) → \(trace.to) (seq \(session.seq))")
   }
 }
 
