@@ -159,6 +159,16 @@ func branchingFlow(states count: Int) -> String {
   return text
 }
 
+if CommandLine.arguments.dropFirst().first == "store" {
+  do {
+    try await StoreBench.run()
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+  exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "check" {
   print("flowctl check: exhaustive exploration of every actor/target kind (median of runs)")
   let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

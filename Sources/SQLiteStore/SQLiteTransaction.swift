@@ -72,7 +72,10 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
     }
   }
 
-  func insertSession(_ row: StoredSession) throws {
+  func sessionValue(_ id: String) -> Session? { nil }
+
+  func insertSession(_ session: Session) throws {
+    let row = StoredSession(session, key: sessionKey)
     try db.execute(
       sql: """
         INSERT INTO sessions (id, flow_id, version, content_hash, state, outcome, seq, actor,
@@ -85,7 +88,8 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
       ])
   }
 
-  func updateSession(_ row: StoredSession, expectedSeq: Int) throws -> Bool {
+  func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool {
+    let row = StoredSession(session, key: sessionKey)
     try db.execute(
       sql: """
         UPDATE sessions SET state = ?, outcome = ?, seq = ?, updated_at = ?, expires_at = ?,

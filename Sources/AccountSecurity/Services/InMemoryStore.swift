@@ -1,11 +1,13 @@
 public import FlowEngine
 
-/// The in-memory store: the in-memory 2FA services with session rows and flow texts beside
-/// them, for tests and dry runs. A step holds the services' lock; its changes (rows included)
-/// are kept all or nothing. Deliveries land in the simulated inboxes at once.
+/// The in-memory store: the in-memory 2FA services with sessions and flow texts beside them,
+/// for tests and dry runs. A step holds the services' lock; its changes (sessions included) are
+/// kept all or nothing. Sessions are kept as values (nothing leaves the process, so a step
+/// neither encodes nor decodes); a row with signed bytes is made only when a tool asks.
+/// Deliveries land in the simulated inboxes at once.
 public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
   public let services: InMemoryAccountSecurity
-  private var rows: [String: StoredSession] = [:]
+  private var rows: [String: Session] = [:]
   private var texts: [String: [UInt8]] = [:]
 
   public init(services: InMemoryAccountSecurity) {
@@ -33,18 +35,18 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
 
   /// Puts a session (for example one decoded from a snapshot) in place of the stored one.
   public func put(_ session: Session) {
-    services.lock.withLock { rows[session.id] = StoredSession(session, key: sessionKey) }
+    services.lock.withLock { rows[session.id] = session }
   }
 
   /// Every session row (tests).
   public var sessions: [StoredSession] {
-    services.lock.withLock { Array(rows.values) }
+    services.lock.withLock { rows.values.map { StoredSession($0, key: sessionKey) } }
   }
 
   /// A transaction's writes to rows are kept aside until it succeeds.
   final class Transaction: StoreTransaction, @unchecked Sendable {
     let store: InMemoryStore
-    var rows: [String: StoredSession] = [:]
+    var rows: [String: Session] = [:]
     var texts: [String: [UInt8]] = [:]
 
     init(store: InMemoryStore) {
@@ -64,16 +66,24 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
       services.facts(of: subjects)
     }
 
-    func session(_ id: String) -> StoredSession? { rows[id] ?? store.rows[id] }
+    func sessionValue(_ id: String) -> Session? { rows[id] ?? store.rows[id] }
 
-    func insertSession(_ row: StoredSession) throws {
-      guard session(row.id) == nil else { throw StoreError("session \(row.id) already exists") }
-      rows[row.id] = row
+    func session(_ id: String) -> StoredSession? {
+      sessionValue(id).map { StoredSession($0, key: sessionKey) }
     }
 
-    func updateSession(_ row: StoredSession, expectedSeq: Int) -> Bool {
-      guard let current = session(row.id), current.seq == expectedSeq else { return false }
-      rows[row.id] = row
+    func insertSession(_ session: Session) throws {
+      guard sessionValue(session.id) == nil else {
+        throw StoreError("session \(session.id) already exists")
+      }
+      rows[session.id] = session
+    }
+
+    func updateSession(_ session: Session, expectedSeq: Int) -> Bool {
+      guard let current = sessionValue(session.id), current.seq == expectedSeq else {
+        return false
+      }
+      rows[session.id] = session
       return true
     }
 

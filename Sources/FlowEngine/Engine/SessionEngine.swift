@@ -115,7 +115,7 @@ public struct SessionEngine: Sendable {
     try transaction.keepFlowText(
       bytes, contentHash: flow.contentHash, flowID: flow.id, version: flow.version)
     let result = try core(flow).step(session, event: nil, payload: [:], now: now, on: transaction)
-    try transaction.insertSession(StoredSession(result.session, key: transaction.sessionKey))
+    try transaction.insertSession(result.session)
     return Step(session: result.session, trace: result.trace, flow: flow)
   }
 
@@ -152,19 +152,19 @@ public struct SessionEngine: Sendable {
     _ id: String, event: String, payload: [String: Value], expectedSeq: Int?, now: Int,
     in transaction: any StoreTransaction
   ) throws -> SendResult {
-    let (row, flow, session) = try load(id, in: transaction)
-    if let expectedSeq, expectedSeq != row.seq {
+    let (flow, session) = try loadValue(id, in: transaction)
+    if let expectedSeq, expectedSeq != session.seq {
       // Audited like a step (SECURITY.md 33); the session is not touched.
       try auditConflict(event, session: session, flow: flow, expected: expectedSeq, in: transaction)
-      return .conflict(expected: expectedSeq, current: row.seq)
+      return .conflict(expected: expectedSeq, current: session.seq)
     }
     let result = try core(flow).step(
       session, event: event, payload: payload, now: now, on: transaction)
     if result.accepted {
-      let updated = StoredSession(result.session, key: transaction.sessionKey)
-      guard try transaction.updateSession(updated, expectedSeq: row.seq) else {
+      guard try transaction.updateSession(result.session, expectedSeq: session.seq) else {
         throw Failure.conflict(
-          session: id, expected: row.seq, current: try transaction.session(id)?.seq ?? row.seq)
+          session: id, expected: session.seq,
+          current: try transaction.session(id)?.seq ?? session.seq)
       }
     }
     return .step(Step(session: result.session, trace: result.trace, flow: flow))
@@ -213,20 +213,33 @@ public struct SessionEngine: Sendable {
 
   // MARK: - Inside
 
+  /// The session of a step: the store's value when it holds one, else its row decoded.
+  private func loadValue(_ id: String, in transaction: any StoreTransaction) throws -> (
+    CompiledFlow, Session
+  ) {
+    if let session = try transaction.sessionValue(id) {
+      return (try pinnedFlow(session.contentHash, id: session.flowID, in: transaction), session)
+    }
+    let (_, flow, session) = try load(id, in: transaction)
+    return (flow, session)
+  }
+
+  /// The compiled flow of a text the store keeps.
+  private func pinnedFlow(_ hash: String, id: String, in transaction: any StoreTransaction) throws
+    -> CompiledFlow
+  {
+    if let cached = cache.flow(hash) { return cached }
+    guard let bytes = try transaction.flowText(hash) else {
+      throw Failure.corruptSession("the store does not keep the flow text \(hash.prefix(12))")
+    }
+    return try compile(bytes, path: "\(id)@\(hash.prefix(12))")
+  }
+
   private func load(_ id: String, in transaction: any StoreTransaction) throws -> (
     StoredSession, CompiledFlow, Session
   ) {
     guard let row = try transaction.session(id) else { throw Failure.unknownSession(id) }
-    let flow: CompiledFlow
-    if let cached = cache.flow(row.contentHash) {
-      flow = cached
-    } else {
-      guard let bytes = try transaction.flowText(row.contentHash) else {
-        throw Failure.corruptSession(
-          "the store does not keep the flow text \(row.contentHash.prefix(12))")
-      }
-      flow = try compile(bytes, path: "\(row.flowID)@\(row.contentHash.prefix(12))")
-    }
+    let flow = try pinnedFlow(row.contentHash, id: row.flowID, in: transaction)
     do {
       let session = try Session.decode(row.body, for: flow, key: transaction.sessionKey)
       cache.keep(flow)

@@ -21,10 +21,13 @@ public protocol SynchronousSessionStore: SessionStore {
 public protocol StoreTransaction: FlowServices {
   /// The session row with this id, or nil.
   func session(_ id: String) throws -> StoredSession?
-  /// Writes a new session row.
-  func insertSession(_ row: StoredSession) throws
-  /// Replaces a session row, only if its `seq` is still `expectedSeq`; false when it is not.
-  func updateSession(_ row: StoredSession, expectedSeq: Int) throws -> Bool
+  /// The session itself, when the store holds values rather than bytes (in memory: a step
+  /// then decodes nothing); nil from stores that keep signed bytes.
+  func sessionValue(_ id: String) throws -> Session?
+  /// Writes a new session.
+  func insertSession(_ session: Session) throws
+  /// Replaces a session, only if its stored `seq` is still `expectedSeq`; false when it is not.
+  func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool
   /// A flow text the store keeps, by its content hash.
   func flowText(_ contentHash: String) throws -> [UInt8]?
   /// Keeps a flow text by its content hash (nothing happens when it is already kept).

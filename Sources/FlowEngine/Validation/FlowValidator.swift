@@ -153,6 +153,16 @@ struct ValidationRun {
   private mutating func buildSettings() {
     for setting in definition.settings {
       settingValues[setting.name.value] = setting.value.value
+      // The engine reads this one itself: how long a session lives (SECURITY.md 27).
+      if setting.name.value == "sessionMaxAge" {
+        guard case .duration(let seconds) = setting.value.value, seconds > 0 else {
+          report(
+            .invalidValue,
+            "setting 'sessionMaxAge' is how long a session lives; it must be a duration such as 15m or 1h, not \(setting.value.value)",
+            at: setting.value.location, length: max(1, setting.value.value.description.count))
+          continue
+        }
+      }
     }
   }
 
