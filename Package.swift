@@ -76,6 +76,7 @@ let package = Package(
       dependencies: [
         "FlowEngine", "AccountSecurity", "SQLiteStore",
         .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Sources/FlowBench",
       swiftSettings: strictSettings

@@ -2,6 +2,7 @@ import AccountSecurity
 import FlowEngine
 import Foundation
 import GRDB
+import Logging
 import SQLiteStore
 import Synchronization
 
@@ -15,6 +16,9 @@ import Synchronization
 /// - the 3-state cycle through the full engine, beside a hand-written `switch`;
 /// - bytes per suspended session on disk.
 enum StoreBench {
+  /// Steps log nothing here: the figures are the engine's, not the terminal's.
+  static let quiet = Logger(label: "flow-bench") { _ in SwiftLogNoOpLogHandler() }
+
   static let ownFlow: CompiledFlow = {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
@@ -83,6 +87,18 @@ enum StoreBench {
     try send(id, "submitCode", ["code": .string(codes.lastCode)])
   }
 
+  /// Only the 3-state cycle, for profilers (`flow-bench store-cycle N`).
+  static func cycle(_ steps: Int) throws {
+    let clock = ManualClock()
+    let services = InMemoryAccountSecurity(state: world(), clock: clock)
+    let engine = SessionEngine(
+      store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
+      clock: clock, logger: quiet)
+    let flow = try engine.flow(Array(cycleFlow.utf8))
+    let id = try engine.startNow(flow: flow, subjects: ["actor": "ada", "target": "ada"]).session.id
+    for _ in 0..<steps { _ = try engine.sendNow(session: id, event: "next", payload: [:]) }
+  }
+
   static func run() async throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
       "flow-bench-\(UUID().uuidString)")
@@ -101,7 +117,7 @@ enum StoreBench {
         world: world(), synchronous: synchronous,
         domain: AccountSecurityDomain(codes: codes), clock: clock)
       let engine = SessionEngine(
-        store: store, catalog: AccountSecurityCatalog.catalog, clock: clock)
+        store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)
       let bytes = ownFlow.sourceBytes
       var steps = 0
       let began = ContinuousClock.now
@@ -156,7 +172,7 @@ enum StoreBench {
       let services = InMemoryAccountSecurity(state: world(), clock: clock, codes: codes)
       let engine = SessionEngine(
         store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
-        clock: clock)
+        clock: clock, logger: quiet)
       var recorded = 0
       var index = 0
       func procedures(_ count: Int) throws -> Double {
@@ -200,7 +216,7 @@ enum StoreBench {
       let services = InMemoryAccountSecurity(state: world(), clock: clock)
       let engine = SessionEngine(
         store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
-        clock: clock)
+        clock: clock, logger: quiet)
       let flow = try engine.flow(Array(cycleFlow.utf8))
       let id = try engine.startNow(flow: flow, subjects: ["actor": "ada", "target": "ada"])
         .session.id
@@ -243,9 +259,9 @@ enum StoreBench {
         path: folder.appendingPathComponent("size.sqlite").path, world: world(),
         synchronous: .normal, clock: clock)
       let engine = SessionEngine(
-        store: store, catalog: AccountSecurityCatalog.catalog, clock: clock)
+        store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)
       func size() async throws -> Int {
-        try await store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try await store.checkpoint()
         let pages = try await store.query("PRAGMA page_count")[0][0]
         let free = try await store.query("PRAGMA freelist_count")[0][0]
         let pageSize = try await store.query("PRAGMA page_size")[0][0]

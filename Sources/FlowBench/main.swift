@@ -159,6 +159,11 @@ func branchingFlow(states count: Int) -> String {
   return text
 }
 
+if CommandLine.arguments.dropFirst().first == "store-cycle" {
+  try StoreBench.cycle(CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 100_000)
+  exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "store" {
   do {
     try await StoreBench.run()

@@ -22,13 +22,26 @@ enum SQLiteSchema {
           CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL);
           CREATE TABLE users (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
-            account TEXT NOT NULL REFERENCES accounts(id), email TEXT NOT NULL);
+            account TEXT NOT NULL REFERENCES accounts(id), email TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0);
           CREATE TABLE phone_numbers (
             user TEXT PRIMARY KEY REFERENCES users(id), e164 TEXT NOT NULL,
             verified INTEGER NOT NULL);
           CREATE TABLE two_factor_settings (
             user TEXT PRIMARY KEY REFERENCES users(id), enabled INTEGER NOT NULL,
             channel TEXT NOT NULL);
+          -- A user's version goes up with any change to what flows read about them, whoever
+          -- makes it (a session that finds another version than its last step left stops).
+          CREATE TRIGGER users_version AFTER UPDATE OF name, role, account, email ON users
+            WHEN OLD.name IS NOT NEW.name OR OLD.role IS NOT NEW.role
+              OR OLD.account IS NOT NEW.account OR OLD.email IS NOT NEW.email
+            BEGIN UPDATE users SET version = version + 1 WHERE id = NEW.id; END;
+          CREATE TRIGGER phone_numbers_version AFTER UPDATE ON phone_numbers
+            WHEN OLD.e164 IS NOT NEW.e164 OR OLD.verified IS NOT NEW.verified
+            BEGIN UPDATE users SET version = version + 1 WHERE id = NEW.user; END;
+          CREATE TRIGGER two_factor_settings_version AFTER UPDATE ON two_factor_settings
+            WHEN OLD.enabled IS NOT NEW.enabled OR OLD.channel IS NOT NEW.channel
+            BEGIN UPDATE users SET version = version + 1 WHERE id = NEW.user; END;
           CREATE TABLE codes (
             id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, purpose TEXT NOT NULL,
             session TEXT NOT NULL, destination TEXT NOT NULL, salt BLOB NOT NULL,

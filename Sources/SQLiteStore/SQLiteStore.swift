@@ -250,6 +250,13 @@ public final class SQLiteStore: SessionStore, Sendable {
     }
   }
 
+  /// Moves everything in the write-ahead log into the database file and empties the log.
+  public func checkpoint() async throws {
+    try await Self.wrapAsync {
+      try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+  }
+
   /// Runs SQL that changes the file (tests that tamper with rows on purpose).
   public func execute(_ sql: String) async throws {
     try await Self.wrapAsync { try await pool.write { db in try db.execute(sql: sql) } }

@@ -19,12 +19,12 @@ final class SQLiteTables: AccountSecurityTables {
   func user(_ id: String) throws -> User? {
     guard
       let row = try Row.fetchOne(
-        db,
-        sql: """
-          SELECT u.id, u.name, u.role, u.account, u.email, p.e164, p.verified, t.enabled, t.channel
-          FROM users u JOIN phone_numbers p ON p.user = u.id
-          JOIN two_factor_settings t ON t.user = u.id WHERE u.id = ?
-          """, arguments: [id])
+        db.cachedStatement(
+          sql: """
+            SELECT u.id, u.name, u.role, u.account, u.email, p.e164, p.verified, t.enabled, t.channel
+            FROM users u JOIN phone_numbers p ON p.user = u.id
+            JOIN two_factor_settings t ON t.user = u.id WHERE u.id = ?
+            """), arguments: [id])
     else { return nil }
     let role: String = row["role"]
     let channel: String = row["channel"]
@@ -45,30 +45,37 @@ final class SQLiteTables: AccountSecurityTables {
     try Self.save(user, in: db)
   }
 
+  func version(of user: String) throws -> Int? {
+    try Int.fetchOne(
+      db.cachedStatement(sql: "SELECT version FROM users WHERE id = ?"), arguments: [user])
+  }
+
   static func save(_ user: User, in db: Database) throws {
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO users (id, name, role, account, email) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
           account = excluded.account, email = excluded.email
-        """,
-      arguments: [user.id, user.name, user.role.rawValue, user.account, user.email])
-    try db.execute(
+        """
+    ).execute(arguments: [user.id, user.name, user.role.rawValue, user.account, user.email])
+    try db.cachedStatement(
       sql: """
         INSERT INTO phone_numbers (user, e164, verified) VALUES (?, ?, ?)
         ON CONFLICT(user) DO UPDATE SET e164 = excluded.e164, verified = excluded.verified
-        """, arguments: [user.id, user.phone.e164, user.phoneVerified])
-    try db.execute(
+        """
+    ).execute(arguments: [user.id, user.phone.e164, user.phoneVerified])
+    try db.cachedStatement(
       sql: """
         INSERT INTO two_factor_settings (user, enabled, channel) VALUES (?, ?, ?)
         ON CONFLICT(user) DO UPDATE SET enabled = excluded.enabled, channel = excluded.channel
-        """, arguments: [user.id, user.twoFactor.enabled, user.twoFactor.channel.rawValue])
+        """
+    ).execute(arguments: [user.id, user.twoFactor.enabled, user.twoFactor.channel.rawValue])
   }
 
   func activeCodes(of user: String) throws -> [IssuedCode] {
     try Row.fetchAll(
-      db,
-      sql: "SELECT * FROM codes WHERE user = ? AND used = 0 AND invalidated = 0 ORDER BY id",
+      db.cachedStatement(
+        sql: "SELECT * FROM codes WHERE user = ? AND used = 0 AND invalidated = 0 ORDER BY id"),
       arguments: [user]
     ).map(code)
   }
@@ -90,57 +97,60 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   func insertCode(_ code: IssuedCode) throws -> Int {
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO codes (user, purpose, session, destination, salt, hash, issued_at, expires_at,
           used, invalidated)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-      arguments: [
-        code.user, code.purpose.rawValue, code.session, code.destination, Data(code.salt),
-        Data(code.hash), code.issuedAt, code.expiresAt, code.used, code.invalidated,
-      ])
+        """
+    ).execute(arguments: [
+      code.user, code.purpose.rawValue, code.session, code.destination, Data(code.salt),
+      Data(code.hash), code.issuedAt, code.expiresAt, code.used, code.invalidated,
+    ])
     return Int(db.lastInsertedRowID)
   }
 
   func updateCode(_ code: IssuedCode) throws {
-    try db.execute(
-      sql: "UPDATE codes SET used = ?, invalidated = ? WHERE id = ?",
+    try db.cachedStatement(sql: "UPDATE codes SET used = ?, invalidated = ? WHERE id = ?").execute(
       arguments: [code.used, code.invalidated, code.id])
   }
 
   func hasUsedCode(user: String, destination: String, session: String) throws -> Bool {
     try Bool.fetchOne(
-      db,
-      sql: """
-        SELECT EXISTS (SELECT 1 FROM codes WHERE session = ? AND user = ? AND destination = ?
-          AND used = 1)
-        """, arguments: [session, user, destination]) ?? false
+      db.cachedStatement(
+        sql: """
+          SELECT EXISTS (SELECT 1 FROM codes WHERE session = ? AND user = ? AND destination = ?
+            AND used = 1)
+          """), arguments: [session, user, destination]) ?? false
   }
 
   func failures(_ key: String) throws -> Int {
-    try Int.fetchOne(db, sql: "SELECT count FROM failure_counters WHERE key = ?", arguments: [key])
+    try Int.fetchOne(
+      db.cachedStatement(sql: "SELECT count FROM failure_counters WHERE key = ?"), arguments: [key])
       ?? 0
   }
 
   func setFailures(_ key: String, _ count: Int) throws {
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO failure_counters (key, count) VALUES (?, ?)
         ON CONFLICT(key) DO UPDATE SET count = excluded.count
-        """, arguments: [key, count])
+        """
+    ).execute(arguments: [key, count])
   }
 
   func lastSend(_ key: String) throws -> Int? {
-    try Int.fetchOne(db, sql: "SELECT at FROM last_sends WHERE key = ?", arguments: [key])
+    try Int.fetchOne(
+      db.cachedStatement(sql: "SELECT at FROM last_sends WHERE key = ?"), arguments: [key])
   }
 
   func setLastSend(_ key: String, _ time: Int) throws {
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO last_sends (key, at) VALUES (?, ?)
         ON CONFLICT(key) DO UPDATE SET at = excluded.at
-        """, arguments: [key, time])
+        """
+    ).execute(arguments: [key, time])
   }
 
   /// Outbox rows: the message sealed with the store's key (a code never rests in clear), sent
@@ -150,14 +160,14 @@ final class SQLiteTables: AccountSecurityTables {
     let index = deliveriesInStep[message.key, default: 0]
     deliveriesInStep[message.key] = index + 1
     message.key += ":\(index)"
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO outbox (key, channel, destination, sealed, created_at) VALUES (?, ?, ?, ?, ?)
-        """,
-      arguments: [
-        message.key, message.channel.rawValue, PhoneNumber.mask(message.destination),
-        Data(try sealer.seal(message)), message.sentAt,
-      ])
+        """
+    ).execute(arguments: [
+      message.key, message.channel.rawValue, PhoneNumber.mask(message.destination),
+      Data(try sealer.seal(message)), message.sentAt,
+    ])
   }
 
   func audit(_ entry: AuditEntry) throws {
@@ -165,24 +175,24 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   static func insert(_ entry: AuditEntry, in db: Database) throws {
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-      arguments: [
-        entry.time, entry.kind.rawValue, entry.actor, entry.target, entry.account, entry.flow,
-        entry.session, entry.outcome, entry.detail,
-      ])
+        """
+    ).execute(arguments: [
+      entry.time, entry.kind.rawValue, entry.actor, entry.target, entry.account, entry.flow,
+      entry.session, entry.outcome, entry.detail,
+    ])
   }
 
   func lastPhoneChange(user: String, session: String) throws -> PhoneChange? {
     guard
       let row = try Row.fetchOne(
-        db,
-        sql: """
-          SELECT * FROM phone_changes WHERE session = ? AND user = ? ORDER BY id DESC LIMIT 1
-          """, arguments: [session, user])
+        db.cachedStatement(
+          sql: """
+            SELECT * FROM phone_changes WHERE session = ? AND user = ? ORDER BY id DESC LIMIT 1
+            """), arguments: [session, user])
     else { return nil }
     let previous: String = row["previous"]
     let current: String = row["current"]
@@ -194,12 +204,12 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   func recordPhoneChange(_ change: PhoneChange) throws {
-    try db.execute(
+    try db.cachedStatement(
       sql:
-        "INSERT INTO phone_changes (user, previous, current, session, at) VALUES (?, ?, ?, ?, ?)",
-      arguments: [
-        change.user, change.previous.e164, change.current.e164, change.session, change.at,
-      ])
+        "INSERT INTO phone_changes (user, previous, current, session, at) VALUES (?, ?, ?, ?, ?)"
+    ).execute(arguments: [
+      change.user, change.previous.e164, change.current.e164, change.session, change.at,
+    ])
   }
 
   func survive(_ survivor: Survivor) {

@@ -58,10 +58,16 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
     try domain.facts(of: subjects, in: tables)
   }
 
+  func factsVersion(of subjects: [String: String]) throws -> String? {
+    try domain.factsVersion(of: subjects, in: tables)
+  }
+
   // MARK: - Rows
 
   func session(_ id: String) throws -> StoredSession? {
-    try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map {
+    try Row.fetchOne(
+      db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id]
+    ).map {
       row in
       let body: Data = row["body"]
       return StoredSession(
@@ -76,44 +82,46 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
 
   func insertSession(_ session: Session) throws {
     let row = StoredSession(session, key: sessionKey)
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO sessions (id, flow_id, version, content_hash, state, outcome, seq, actor,
           started_at, updated_at, expires_at, body)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-      arguments: [
-        row.id, row.flowID, row.flowVersion, row.contentHash, row.state, row.outcome, row.seq,
-        row.actor, row.startedAt, row.updatedAt, row.expiresAt, Data(row.body),
-      ])
+        """
+    ).execute(arguments: [
+      row.id, row.flowID, row.flowVersion, row.contentHash, row.state, row.outcome, row.seq,
+      row.actor, row.startedAt, row.updatedAt, row.expiresAt, Data(row.body),
+    ])
   }
 
   func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool {
     let row = StoredSession(session, key: sessionKey)
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         UPDATE sessions SET state = ?, outcome = ?, seq = ?, updated_at = ?, expires_at = ?,
           body = ?
         WHERE id = ? AND seq = ?
-        """,
-      arguments: [
-        row.state, row.outcome, row.seq, row.updatedAt, row.expiresAt, Data(row.body), row.id,
-        expectedSeq,
-      ])
+        """
+    ).execute(arguments: [
+      row.state, row.outcome, row.seq, row.updatedAt, row.expiresAt, Data(row.body), row.id,
+      expectedSeq,
+    ])
     return db.changesCount == 1
   }
 
   func flowText(_ contentHash: String) throws -> [UInt8]? {
     try Data.fetchOne(
-      db, sql: "SELECT text FROM flows WHERE content_hash = ?", arguments: [contentHash]
+      db.cachedStatement(sql: "SELECT text FROM flows WHERE content_hash = ?"),
+      arguments: [contentHash]
     ).map { [UInt8]($0) }
   }
 
   func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) throws {
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO flows (content_hash, flow_id, version, text, kept_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(content_hash) DO NOTHING
-        """, arguments: [contentHash, flowID, version, Data(bytes), clock.now()])
+        """
+    ).execute(arguments: [contentHash, flowID, version, Data(bytes), clock.now()])
   }
 }

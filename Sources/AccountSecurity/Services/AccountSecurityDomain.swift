@@ -30,6 +30,13 @@ public struct AccountSecurityDomain: Sendable {
     try tables.facts(of: subjects)
   }
 
+  /// The subjects' version in the directory (see `FlowServices.factsVersion`).
+  public func factsVersion(of subjects: [String: String], in tables: some AccountSecurityTables)
+    throws -> String?
+  {
+    try tables.factsVersion(of: subjects)
+  }
+
   /// The audit entry of a step, accepted or rejected (SECURITY.md 19, 33).
   public func auditEntry(for trace: StepTrace, of session: Session, at time: Int) -> AuditEntry {
     SessionContext(session).stepEntry(trace, of: session, at: time)

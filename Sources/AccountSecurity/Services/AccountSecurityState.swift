@@ -16,6 +16,9 @@ public struct AccountSecurityState: Sendable, Hashable {
   public var routes: [CallRoute] = []
   public var phoneChanges: [PhoneChange] = []
   public var nextCodeID = 1
+  /// Each user's version: up by one with every change to them (see
+  /// `AccountSecurityTables.version(of:)`).
+  public var userVersions: [String: Int] = [:]
 
   public init() {}
 

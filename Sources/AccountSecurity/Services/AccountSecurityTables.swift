@@ -8,7 +8,11 @@ public import FlowEngine
 /// with `ActionFailure` and pass anything else on.
 public protocol AccountSecurityTables: AnyObject {
   func user(_ id: String) throws -> User?
+  /// Saves a user; when anything about them changed, their version goes up.
   func saveUser(_ user: User) throws
+  /// The user's version: it goes up with every change to their profile, phone number or 2FA
+  /// settings, whoever makes it. nil for an unknown user.
+  func version(of user: String) throws -> Int?
   /// The user's codes that are neither used nor invalidated, oldest first.
   func activeCodes(of user: String) throws -> [IssuedCode]
   /// Stores a new code (its `id` is ignored) and returns the id it was given.
@@ -42,19 +46,25 @@ public enum Survivor: Sendable, Hashable {
 }
 
 extension AccountSecurityTables {
-  /// The facts a flow reads about a user, named under `prefix` (`actor.role`, …).
-  func facts(of userID: String, as prefix: String) throws -> [String: Value]? {
-    try user(userID).map { $0.facts(as: prefix) }
-  }
-
   /// Every subject's facts, or nil when one of them is gone.
   func facts(of subjects: [String: String]) throws -> [String: Value]? {
     var all: [String: Value] = [:]
+    all.reserveCapacity(subjects.count * User.factNames.count)
     for (prefix, id) in subjects {
-      guard let facts = try facts(of: id, as: prefix) else { return nil }
-      all.merge(facts) { first, _ in first }
+      guard let user = try user(id) else { return nil }
+      user.addFacts(as: prefix, to: &all)
     }
     return all
+  }
+
+  /// `actor=ada#7,target=tess#3`: the subjects' versions, sorted by context field.
+  func factsVersion(of subjects: [String: String]) throws -> String? {
+    var parts: [String] = []
+    for (prefix, id) in subjects.sorted(by: { $0.key < $1.key }) {
+      guard let version = try version(of: id) else { return nil }
+      parts.append("\(prefix)=\(id)#\(version)")
+    }
+    return parts.joined(separator: ",")
   }
 
   /// Applies survivors again after a rollback removed them.
@@ -70,17 +80,41 @@ extension AccountSecurityTables {
 }
 
 extension User {
+  /// The fields of a user that flows read, after the context field's name (`actor.role`).
+  static let factNames = [
+    "id", "name", "role", "account", "phone", "email", "twoFactor.enabled", "twoFactor.channel",
+  ]
+
   /// The facts a flow reads about this user, named under `prefix` (`actor.role`, …).
   public func facts(as prefix: String) -> [String: Value] {
-    [
-      "\(prefix).id": .string(id),
-      "\(prefix).name": .string(name),
-      "\(prefix).role": .string(role.rawValue),
-      "\(prefix).account": .string(account),
-      "\(prefix).phone": .string(phone.e164),
-      "\(prefix).email": .string(email),
-      "\(prefix).twoFactor.enabled": .bool(twoFactor.enabled),
-      "\(prefix).twoFactor.channel": .string(twoFactor.channel.rawValue),
-    ]
+    var facts: [String: Value] = [:]
+    addFacts(as: prefix, to: &facts)
+    return facts
+  }
+
+  func addFacts(as prefix: String, to facts: inout [String: Value]) {
+    let names = FactNames.names(for: prefix)
+    facts[names[0]] = .string(id)
+    facts[names[1]] = .string(name)
+    facts[names[2]] = .string(role.rawValue)
+    facts[names[3]] = .string(account)
+    facts[names[4]] = .string(phone.e164)
+    facts[names[5]] = .string(email)
+    facts[names[6]] = .bool(twoFactor.enabled)
+    facts[names[7]] = .string(twoFactor.channel.rawValue)
+  }
+}
+
+/// The dotted fact names of the usual context fields, made once.
+enum FactNames {
+  static let actor = User.factNames.map { "actor.\($0)" }
+  static let target = User.factNames.map { "target.\($0)" }
+
+  static func names(for prefix: String) -> [String] {
+    switch prefix {
+    case "actor": actor
+    case "target": target
+    default: User.factNames.map { "\(prefix).\($0)" }
+    }
   }
 }

@@ -78,6 +78,10 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
     lock.withLock { try? tables.facts(of: subjects) } ?? nil
   }
 
+  public func factsVersion(of subjects: [String: String]) -> String? {
+    lock.withLock { try? tables.factsVersion(of: subjects) } ?? nil
+  }
+
   public func perform(_ request: ActionRequest) throws -> [String: Value] {
     try lock.withLock {
       if let fault = faults.removeValue(forKey: request.action) {

@@ -65,6 +65,9 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
     func facts(of subjects: [String: String]) -> [String: Value]? {
       services.facts(of: subjects)
     }
+    func factsVersion(of subjects: [String: String]) -> String? {
+      services.factsVersion(of: subjects)
+    }
 
     func sessionValue(_ id: String) -> Session? { rows[id] ?? store.rows[id] }
 

@@ -17,7 +17,7 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   private var deliveriesInStep = 0
 
   private enum Undo {
-    case user(String, User?)
+    case user(String, User?, version: Int?)
     case codeAppended(previousNewest: Int?)
     case codeChanged(Int, IssuedCode)
     case failures(String, Int?)
@@ -34,7 +34,16 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
 
   /// Replaces the whole state (test set-up, the explorer's restore): indexes are rebuilt.
   func replace(_ change: (inout AccountSecurityState) -> Void) {
+    let before = state.users
+    let versionsBefore = state.userVersions
     change(&state)
+    // A change that does not set versions itself (test set-up) counts as a change by someone
+    // else; one that puts a saved state back (the explorer) brings its versions along.
+    if state.userVersions == versionsBefore {
+      for (id, user) in state.users where before[id] != user {
+        state.userVersions[id, default: 0] += 1
+      }
+    }
     rebuildIndexes()
   }
 
@@ -82,8 +91,9 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
 
   private func undo(_ entry: Undo) {
     switch entry {
-    case .user(let id, let previous):
+    case .user(let id, let previous, let version):
       state.users[id] = previous
+      state.userVersions[id] = version
     case .codeAppended(let previousNewest):
       let index = state.codes.count - 1
       let code = state.codes.removeLast()
@@ -148,8 +158,15 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   func user(_ id: String) -> User? { state.users[id] }
 
   func saveUser(_ user: User) {
-    journal.append(.user(user.id, state.users[user.id]))
+    let previous = state.users[user.id]
+    guard previous != user else { return }
+    journal.append(.user(user.id, previous, version: state.userVersions[user.id]))
     state.users[user.id] = user
+    state.userVersions[user.id, default: 0] += 1
+  }
+
+  func version(of user: String) -> Int? {
+    state.users[user] == nil ? nil : state.userVersions[user, default: 0]
   }
 
   func activeCodes(of user: String) -> [IssuedCode] {

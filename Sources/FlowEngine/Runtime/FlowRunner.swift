@@ -66,7 +66,7 @@ public struct FlowRunner: Sendable {
   public func withFacts(_ session: Session) throws -> Session {
     let facts = try services.facts(of: session.subjects) ?? [:]
     return StepMachine(
-      machine: machine, session: session, facts: facts, factsDigest: "", now: clock.now()
+      machine: machine, session: session, facts: facts, factsVersion: "", now: clock.now()
     ).sessionWithFacts
   }
 
@@ -78,7 +78,7 @@ public struct FlowRunner: Sendable {
 }
 
 /// The part of a step every driver shares: facts in, the machine run through the actions in
-/// an all-or-nothing attempt, the session's facts digest renewed, the step recorded.
+/// an all-or-nothing attempt, the session's facts version renewed, the step recorded.
 struct StepCore {
   let machine: FlowMachine
   let logger: Logger
@@ -94,12 +94,11 @@ struct StepCore {
     _ session: Session, event: String?, payload: [String: Value], now: Int,
     on services: any FlowServices
   ) throws -> FlowRunner.StepResult {
-    let key = services.sessionKey
     let facts = try services.facts(of: session.subjects)
-    let digest = facts.map { key.digest(facts: $0) } ?? "-"
+    let version = facts == nil ? "-" : try services.factsVersion(of: session.subjects) ?? "-"
     var stepMachine = StepMachine(
-      machine: machine, session: event == nil ? withDigest(session, digest) : session,
-      facts: facts ?? [:], factsDigest: digest, now: now)
+      machine: machine, session: event == nil ? withVersion(session, version) : session,
+      facts: facts ?? [:], factsVersion: version, now: now)
     stepMachine.enforcesMaxAge = enforcesMaxAge
     stepMachine.reportsEntries = observer != nil
     let observer = self.observer
@@ -125,9 +124,8 @@ struct StepCore {
     }
     switch end {
     case .commit(var next, let trace):
-      // The digest of the facts as this step left them: a later step compares with it.
-      let after = try services.facts(of: next.subjects)
-      next.factsDigest = after.map { key.digest(facts: $0) } ?? "-"
+      // The version of the facts as this step left them: a later step compares with it.
+      next.factsVersion = try services.factsVersion(of: next.subjects) ?? "-"
       try services.record(trace, of: next)
       next.clearFacts(machine.flow)
       log(trace, session: next)
@@ -142,9 +140,9 @@ struct StepCore {
     }
   }
 
-  private func withDigest(_ session: Session, _ digest: String) -> Session {
+  private func withVersion(_ session: Session, _ version: String) -> Session {
     var session = session
-    session.factsDigest = digest
+    session.factsVersion = version
     return session
   }
 

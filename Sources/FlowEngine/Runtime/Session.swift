@@ -6,8 +6,8 @@ internal import Foundation
 ///
 /// A session at rest holds no fact: facts (role, account, phone, email, 2FA settings) are read
 /// from the directory at every step and dropped after it (SECURITY.md 20, 25), so a session row
-/// or snapshot never holds a directory phone number or email. It keeps only a keyed digest of
-/// the facts as they were after its last step, to notice that they changed under it.
+/// or snapshot never holds a directory phone number or email. It keeps only the directory's
+/// version of its subjects after its last step (`ada#7`), to notice that they changed under it.
 public struct Session: Sendable, Hashable {
   /// Bumped whenever the encoding changes; decoding refuses versions it does not know.
   public static let formatVersion = 2
@@ -38,8 +38,10 @@ public struct Session: Sendable, Hashable {
   public internal(set) var updatedAt: Int
   /// Every event at or after this time is rejected as `session-expired` (SECURITY.md 27).
   public internal(set) var expiresAt: Int
-  /// Keyed digest of the facts after the last accepted step (see `SessionKey.digest`).
-  public internal(set) var factsDigest: String
+  /// The directory's version of the session's subjects after its last accepted step (see
+  /// `FlowServices.factsVersion`); a step that finds another one is rejected as
+  /// `facts-changed`.
+  public internal(set) var factsVersion: String
 
   public var isFinal: Bool { outcome != nil }
 
@@ -149,7 +151,7 @@ extension Session {
       format: Session.formatVersion, id: id,
       flow: .init(id: flowID, version: flowVersion, contentHash: contentHash), state: state,
       outcome: outcome, seq: seq, startedAt: startedAt, updatedAt: updatedAt,
-      expiresAt: expiresAt, subjects: subjects, facts: factsDigest, values: values)
+      expiresAt: expiresAt, subjects: subjects, facts: factsVersion, values: values)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     guard var body = (try? encoder.encode(encoded)).map({ [UInt8]($0) }),
@@ -248,6 +250,6 @@ extension Session {
       stateID: stateID, state: encoded.state, outcome: encoded.outcome, values: values,
       slotNames: flow.slots.map(\.name), subjects: encoded.subjects, seq: encoded.seq,
       startedAt: encoded.startedAt, updatedAt: encoded.updatedAt, expiresAt: encoded.expiresAt,
-      factsDigest: encoded.facts)
+      factsVersion: encoded.facts)
   }
 }

@@ -37,19 +37,6 @@ public struct SessionKey: Sendable {
     return difference == 0
   }
 
-  /// A digest of every fact of a session (names and values), keyed so that it reveals nothing
-  /// about them: equal digests mean the directory still says what it said after the last step.
-  public func digest(facts: [String: Value]) -> String {
-    var bytes: [UInt8] = []
-    for name in facts.keys.sorted() {
-      bytes.append(contentsOf: name.utf8)
-      bytes.append(0)
-      bytes.append(contentsOf: facts[name]!.description.utf8)
-      bytes.append(0)
-    }
-    return String(tag(bytes).prefix(32))
-  }
-
   static func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []

@@ -53,9 +53,9 @@ public struct StepMachine: Sendable {
   public var enforcesMaxAge = true
 
   /// A step of `session` at time `now`, with the facts the directory gives now (by slot name,
-  /// `actor.role`) and their keyed digest, which must equal the one the session kept.
+  /// `actor.role`) and their version, which must equal the one the session kept.
   public init(
-    machine: FlowMachine, session: Session, facts: [String: Value], factsDigest: String, now: Int
+    machine: FlowMachine, session: Session, facts: [String: Value], factsVersion: String, now: Int
   ) {
     self.machine = machine
     self.original = session
@@ -65,7 +65,7 @@ public struct StepMachine: Sendable {
       if let value = facts[slot.name] { filled.values[index] = value }
     }
     self.working = filled
-    self.factsHold = session.factsDigest == factsDigest
+    self.factsHold = session.factsVersion == factsVersion
   }
 
   /// The session of this step with the directory's facts filled in (for previews).
