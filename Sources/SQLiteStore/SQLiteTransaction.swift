@@ -58,7 +58,7 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
     try domain.facts(of: subjects, in: tables)
   }
 
-  func factsVersion(of subjects: [String: String]) throws -> String? {
+  func factsVersion(of subjects: [String: String]) throws -> [Int]? {
     try domain.factsVersion(of: subjects, in: tables)
   }
 

@@ -32,7 +32,7 @@ public struct AccountSecurityDomain: Sendable {
 
   /// The subjects' version in the directory (see `FlowServices.factsVersion`).
   public func factsVersion(of subjects: [String: String], in tables: some AccountSecurityTables)
-    throws -> String?
+    throws -> [Int]?
   {
     try tables.factsVersion(of: subjects)
   }

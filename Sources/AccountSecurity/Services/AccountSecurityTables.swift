@@ -57,14 +57,21 @@ extension AccountSecurityTables {
     return all
   }
 
-  /// `actor=ada#7,target=tess#3`: the subjects' versions, sorted by context field.
-  func factsVersion(of subjects: [String: String]) throws -> String? {
-    var parts: [String] = []
-    for (prefix, id) in subjects.sorted(by: { $0.key < $1.key }) {
-      guard let version = try version(of: id) else { return nil }
-      parts.append("\(prefix)=\(id)#\(version)")
+  /// The subjects' versions, in the order of their context fields' names.
+  func factsVersion(of subjects: [String: String]) throws -> [Int]? {
+    var versions: [Int] = []
+    versions.reserveCapacity(subjects.count)
+    if subjects.count == 2, let actor = subjects["actor"], let target = subjects["target"] {
+      guard let first = try version(of: actor), let second = try version(of: target) else {
+        return nil
+      }
+      return [first, second]
     }
-    return parts.joined(separator: ",")
+    for (_, id) in subjects.sorted(by: { $0.key < $1.key }) {
+      guard let version = try version(of: id) else { return nil }
+      versions.append(version)
+    }
+    return versions
   }
 
   /// Applies survivors again after a rollback removed them.

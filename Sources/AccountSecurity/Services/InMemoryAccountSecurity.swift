@@ -78,7 +78,7 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
     lock.withLock { try? tables.facts(of: subjects) } ?? nil
   }
 
-  public func factsVersion(of subjects: [String: String]) -> String? {
+  public func factsVersion(of subjects: [String: String]) -> [Int]? {
     lock.withLock { try? tables.factsVersion(of: subjects) } ?? nil
   }
 

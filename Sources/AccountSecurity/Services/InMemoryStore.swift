@@ -65,7 +65,7 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
     func facts(of subjects: [String: String]) -> [String: Value]? {
       services.facts(of: subjects)
     }
-    func factsVersion(of subjects: [String: String]) -> String? {
+    func factsVersion(of subjects: [String: String]) -> [Int]? {
       services.factsVersion(of: subjects)
     }
 

@@ -189,7 +189,7 @@ public struct SessionEngine: Sendable {
   ) throws {
     let facts = try transaction.facts(of: session.subjects) ?? [:]
     let withFacts = StepMachine(
-      machine: flow.machine, session: session, facts: facts, factsVersion: "", now: clock.now()
+      machine: flow.machine, session: session, facts: facts, factsVersion: [], now: clock.now()
     ).sessionWithFacts
     let trace = StepTrace(
       event: event, payload: [], from: session.state, to: session.state,

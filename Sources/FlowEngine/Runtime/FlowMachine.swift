@@ -68,7 +68,7 @@ public struct FlowMachine: Sendable {
       id: id, flowID: flow.id, flowVersion: flow.version, contentHash: flow.contentHash,
       stateID: flow.start, state: start.name, outcome: start.outcome, values: values,
       slotNames: flow.slots.map(\.name), subjects: subjects, seq: 0, startedAt: now,
-      updatedAt: now, expiresAt: overflow ? Int.max : expiry, factsVersion: "")
+      updatedAt: now, expiresAt: overflow ? Int.max : expiry, factsVersion: [])
   }
 
   static func zero(of type: ValueType) -> Value {

@@ -66,7 +66,7 @@ public struct FlowRunner: Sendable {
   public func withFacts(_ session: Session) throws -> Session {
     let facts = try services.facts(of: session.subjects) ?? [:]
     return StepMachine(
-      machine: machine, session: session, facts: facts, factsVersion: "", now: clock.now()
+      machine: machine, session: session, facts: facts, factsVersion: [], now: clock.now()
     ).sessionWithFacts
   }
 
@@ -95,7 +95,8 @@ struct StepCore {
     on services: any FlowServices
   ) throws -> FlowRunner.StepResult {
     let facts = try services.facts(of: session.subjects)
-    let version = facts == nil ? "-" : try services.factsVersion(of: session.subjects) ?? "-"
+    // A subject that is gone has no version: the step is rejected as facts-changed.
+    let version = facts == nil ? [-1] : try services.factsVersion(of: session.subjects) ?? [-1]
     var stepMachine = StepMachine(
       machine: machine, session: event == nil ? withVersion(session, version) : session,
       facts: facts ?? [:], factsVersion: version, now: now)
@@ -125,7 +126,7 @@ struct StepCore {
     switch end {
     case .commit(var next, let trace):
       // The version of the facts as this step left them: a later step compares with it.
-      next.factsVersion = try services.factsVersion(of: next.subjects) ?? "-"
+      next.factsVersion = try services.factsVersion(of: next.subjects) ?? [-1]
       try services.record(trace, of: next)
       next.clearFacts(machine.flow)
       log(trace, session: next)
@@ -140,7 +141,7 @@ struct StepCore {
     }
   }
 
-  private func withVersion(_ session: Session, _ version: String) -> Session {
+  private func withVersion(_ session: Session, _ version: [Int]) -> Session {
     var session = session
     session.factsVersion = version
     return session

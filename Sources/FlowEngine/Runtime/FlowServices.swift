@@ -21,10 +21,10 @@ public protocol FlowServices: AnyObject, Sendable {
   /// The facts the directory holds now about a session's subjects (`actor` → a user id), by
   /// slot name (`actor.role`); nil when a subject no longer exists.
   func facts(of subjects: [String: String]) throws -> [String: Value]?
-  /// A fingerprint of those facts that changes whenever any of them changes (the directory's
-  /// version of each subject, `actor=ada#7,target=tess#3`); it reveals no fact. nil when a
-  /// subject no longer exists.
-  func factsVersion(of subjects: [String: String]) throws -> String?
+  /// The directory's version of each subject, in the order of their context fields' names:
+  /// a version goes up whenever any fact of its subject changes, and reveals no fact. nil
+  /// when a subject no longer exists.
+  func factsVersion(of subjects: [String: String]) throws -> [Int]?
   /// The key sessions of these services are signed with and their facts digested with.
   var sessionKey: SessionKey { get }
 }

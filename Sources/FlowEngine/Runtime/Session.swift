@@ -7,7 +7,7 @@ internal import Foundation
 /// A session at rest holds no fact: facts (role, account, phone, email, 2FA settings) are read
 /// from the directory at every step and dropped after it (SECURITY.md 20, 25), so a session row
 /// or snapshot never holds a directory phone number or email. It keeps only the directory's
-/// version of its subjects after its last step (`ada#7`), to notice that they changed under it.
+/// version of its subjects after its last step, to notice that they changed under it.
 public struct Session: Sendable, Hashable {
   /// Bumped whenever the encoding changes; decoding refuses versions it does not know.
   public static let formatVersion = 2
@@ -41,7 +41,7 @@ public struct Session: Sendable, Hashable {
   /// The directory's version of the session's subjects after its last accepted step (see
   /// `FlowServices.factsVersion`); a step that finds another one is rejected as
   /// `facts-changed`.
-  public internal(set) var factsVersion: String
+  public internal(set) var factsVersion: [Int]
 
   public var isFinal: Bool { outcome != nil }
 
@@ -79,7 +79,7 @@ extension Session {
     var updatedAt: Int
     var expiresAt: Int
     var subjects: [String: String]
-    var facts: String
+    var facts: [Int]
     var values: [String: JSONValue]
   }
 

@@ -55,7 +55,7 @@ public struct StepMachine: Sendable {
   /// A step of `session` at time `now`, with the facts the directory gives now (by slot name,
   /// `actor.role`) and their version, which must equal the one the session kept.
   public init(
-    machine: FlowMachine, session: Session, facts: [String: Value], factsVersion: String, now: Int
+    machine: FlowMachine, session: Session, facts: [String: Value], factsVersion: [Int], now: Int
   ) {
     self.machine = machine
     self.original = session
