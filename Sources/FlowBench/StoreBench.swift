@@ -99,6 +99,62 @@ enum StoreBench {
     for _ in 0..<steps { _ = try engine.sendNow(session: id, event: "next", payload: [:]) }
   }
 
+  /// Only in-memory own-number procedures, for profilers (`flow-bench store-own N`).
+  static func own(_ count: Int) throws {
+    let clock = ManualClock()
+    let codes = RecordingCodes()
+    let services = InMemoryAccountSecurity(state: world(), clock: clock, codes: codes)
+    let engine = SessionEngine(
+      store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
+      clock: clock, logger: quiet)
+    for index in 0..<count {
+      try procedure(
+        index, clock: clock, codes: codes,
+        start: {
+          try engine.startNow(flow: ownFlow, subjects: ["actor": "ada", "target": "ada"]).session.id
+        },
+        send: { id, event, payload in
+          _ = try engine.sendNow(session: id, event: event, payload: payload)
+        })
+    }
+  }
+
+  /// Own-number procedures on a new SQLite store; returns it and the steps taken.
+  static func durableSteps(_ procedures: Int, synchronous: SQLiteStore.Synchronous, in folder: URL)
+    async throws -> (store: SQLiteStore, steps: Int, seconds: Double)
+  {
+    let clock = ManualClock()
+    let codes = RecordingCodes()
+    let store = try SQLiteStore.create(
+      path: folder.appendingPathComponent("steps-\(synchronous.rawValue).sqlite").path,
+      world: world(), force: true, synchronous: synchronous,
+      domain: AccountSecurityDomain(codes: codes), clock: clock)
+    let engine = SessionEngine(
+      store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)
+    let bytes = ownFlow.sourceBytes
+    var steps = 0
+    let began = ContinuousClock.now
+    for index in 0..<procedures {
+      let id = try await engine.start(flow: bytes, subjects: ["actor": "ada", "target": "ada"])
+        .session.id
+      steps += 1
+      let number = "+1555" + String(format: "%07d", 1_000_000 + index)
+      for (event, payload, wait) in [
+        ("disable2FA", [String: Value](), 31), ("submitCode", ["code": Value.string("")], 0),
+        ("editPhone", ["phone": .string(number)], 0), ("save", [:], 0), ("enable2FA", [:], 31),
+        ("submitCode", ["code": .string("")], 0),
+      ] {
+        clock.advance(by: wait)
+        var resolved = payload
+        if resolved["code"] != nil { resolved["code"] = .string(codes.lastCode) }
+        let step = try await engine.send(session: id, event: event, payload: resolved)
+        guard step.accepted else { fatalError("\(event) rejected: \(step.trace.rejection!)") }
+        steps += 1
+      }
+    }
+    return (store, steps, seconds(ContinuousClock.now - began))
+  }
+
   static func run() async throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
       "flow-bench-\(UUID().uuidString)")
@@ -110,36 +166,9 @@ enum StoreBench {
     )
     for synchronous in SQLiteStore.Synchronous.allCases {
       let procedures = synchronous == .full ? 60 : 300
-      let clock = ManualClock()
-      let codes = RecordingCodes()
-      let store = try SQLiteStore.create(
-        path: folder.appendingPathComponent("steps-\(synchronous.rawValue).sqlite").path,
-        world: world(), synchronous: synchronous,
-        domain: AccountSecurityDomain(codes: codes), clock: clock)
-      let engine = SessionEngine(
-        store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)
-      let bytes = ownFlow.sourceBytes
-      var steps = 0
-      let began = ContinuousClock.now
-      for index in 0..<procedures {
-        let id = try await engine.start(flow: bytes, subjects: ["actor": "ada", "target": "ada"])
-          .session.id
-        steps += 1
-        let number = "+1555" + String(format: "%07d", 1_000_000 + index)
-        for (event, payload, wait) in [
-          ("disable2FA", [String: Value](), 31), ("submitCode", ["code": Value.string("")], 0),
-          ("editPhone", ["phone": .string(number)], 0), ("save", [:], 0), ("enable2FA", [:], 31),
-          ("submitCode", ["code": .string("")], 0),
-        ] {
-          clock.advance(by: wait)
-          var resolved = payload
-          if resolved["code"] != nil { resolved["code"] = .string(codes.lastCode) }
-          let step = try await engine.send(session: id, event: event, payload: resolved)
-          guard step.accepted else { fatalError("\(event) rejected: \(step.trace.rejection!)") }
-          steps += 1
-        }
-      }
-      let durable = Double(steps) / seconds(ContinuousClock.now - began)
+      let (store, steps, elapsed) = try await durableSteps(
+        procedures, synchronous: synchronous, in: folder)
+      let durable = Double(steps) / elapsed
       try await store.dispatch()
 
       // The reference: one single-row UPDATE per transaction, same pool settings.

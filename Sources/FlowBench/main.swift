@@ -159,6 +159,19 @@ func branchingFlow(states count: Int) -> String {
   return text
 }
 
+if CommandLine.arguments.dropFirst().first == "store-sqlite" {
+  let folder = FileManager.default.temporaryDirectory
+  _ = try await StoreBench.durableSteps(
+    CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 300, synchronous: .normal,
+    in: folder)
+  exit(0)
+}
+
+if CommandLine.arguments.dropFirst().first == "store-own" {
+  try StoreBench.own(CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 10_000)
+  exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "store-cycle" {
   try StoreBench.cycle(CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 100_000)
   exit(0)
