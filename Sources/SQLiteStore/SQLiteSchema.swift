@@ -12,13 +12,15 @@ enum SQLiteSchema {
         sql: """
           CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
           CREATE TABLE flows (
-            content_hash TEXT PRIMARY KEY, flow_id TEXT NOT NULL, version INTEGER NOT NULL,
-            text BLOB NOT NULL, kept_at INTEGER NOT NULL);
+            id INTEGER PRIMARY KEY, content_hash TEXT NOT NULL UNIQUE, flow_id TEXT NOT NULL,
+            version INTEGER NOT NULL, text BLOB NOT NULL, kept_at INTEGER NOT NULL);
+          -- One row per session, keyed by its id (no rowid: no second index). The columns are
+          -- for tools; the body (Session.packed) is what a step reads, and it is signed.
           CREATE TABLE sessions (
-            id TEXT PRIMARY KEY, flow_id TEXT NOT NULL, version INTEGER NOT NULL,
-            content_hash TEXT NOT NULL REFERENCES flows(content_hash), state TEXT NOT NULL,
-            outcome TEXT, seq INTEGER NOT NULL, actor TEXT NOT NULL, started_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, body BLOB NOT NULL);
+            id TEXT PRIMARY KEY, flow INTEGER NOT NULL REFERENCES flows(id),
+            state TEXT NOT NULL, outcome TEXT, seq INTEGER NOT NULL, actor TEXT NOT NULL,
+            started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+            body BLOB NOT NULL) WITHOUT ROWID;
           CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL);
           CREATE TABLE users (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,

@@ -8,6 +8,9 @@ final class SQLiteTables: AccountSecurityTables {
   let sealer: OutboxSealer
   private(set) var survivors: [Survivor] = []
   private var deliveriesInStep: [String: Int] = [:]
+  /// Users read in this transaction, with their version; dropped when saved (the triggers
+  /// change the version).
+  private var users: [String: (user: User, version: Int)] = [:]
 
   init(db: Database, sealer: OutboxSealer) {
     self.db = db
@@ -17,11 +20,17 @@ final class SQLiteTables: AccountSecurityTables {
   func forgetSurvivors() { survivors = [] }
 
   func user(_ id: String) throws -> User? {
+    try load(id)?.user
+  }
+
+  private func load(_ id: String) throws -> (user: User, version: Int)? {
+    if let cached = users[id] { return cached }
     guard
       let row = try Row.fetchOne(
         db.cachedStatement(
           sql: """
-            SELECT u.id, u.name, u.role, u.account, u.email, p.e164, p.verified, t.enabled, t.channel
+            SELECT u.id, u.name, u.role, u.account, u.email, u.version, p.e164, p.verified,
+              t.enabled, t.channel
             FROM users u JOIN phone_numbers p ON p.user = u.id
             JOIN two_factor_settings t ON t.user = u.id WHERE u.id = ?
             """), arguments: [id])
@@ -34,21 +43,28 @@ final class SQLiteTables: AccountSecurityTables {
     else {
       throw StoreIntegrityError("user \(id) has a row this version cannot read")
     }
-    return User(
+    let user = User(
       id: row["id"], name: row["name"], role: parsedRole, account: row["account"], phone: number,
       email: row["email"],
       twoFactor: TwoFactorSettings(enabled: row["enabled"], channel: parsedChannel),
       phoneVerified: row["verified"])
+    let loaded = (user: user, version: row["version"] as Int)
+    users[id] = loaded
+    return loaded
   }
 
   func saveUser(_ user: User) throws {
+    if users[user.id]?.user == user { return }
+    users[user.id] = nil
     try Self.save(user, in: db)
   }
 
   func version(of user: String) throws -> Int? {
-    try Int.fetchOne(
-      db.cachedStatement(sql: "SELECT version FROM users WHERE id = ?"), arguments: [user])
+    try load(user)?.version
   }
+
+  /// Forgets what was read (after a savepoint rolled back, the rows may be older again).
+  func forgetUsers() { users = [:] }
 
   static func save(_ user: User, in db: Database) throws {
     try db.cachedStatement(

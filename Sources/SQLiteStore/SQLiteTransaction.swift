@@ -45,6 +45,7 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
       }
     }
     if case .failure = result {
+      tables.forgetUsers()
       try tables.reapply(Array(tables.survivors[mark...]))
     }
     return try result.get()
@@ -66,7 +67,11 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
 
   func session(_ id: String) throws -> StoredSession? {
     try Row.fetchOne(
-      db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id]
+      db.cachedStatement(
+        sql: """
+          SELECT s.*, f.flow_id, f.version, f.content_hash FROM sessions s
+          JOIN flows f ON f.id = s.flow WHERE s.id = ?
+          """), arguments: [id]
     ).map {
       row in
       let body: Data = row["body"]
@@ -84,13 +89,13 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
     let row = StoredSession(session, key: sessionKey)
     try db.cachedStatement(
       sql: """
-        INSERT INTO sessions (id, flow_id, version, content_hash, state, outcome, seq, actor,
-          started_at, updated_at, expires_at, body)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO sessions (id, flow, state, outcome, seq, actor, started_at, updated_at,
+          expires_at, body)
+        VALUES (?, (SELECT id FROM flows WHERE content_hash = ?), ?, ?, ?, ?, ?, ?, ?, ?)
         """
     ).execute(arguments: [
-      row.id, row.flowID, row.flowVersion, row.contentHash, row.state, row.outcome, row.seq,
-      row.actor, row.startedAt, row.updatedAt, row.expiresAt, Data(row.body),
+      row.id, row.contentHash, row.state, row.outcome, row.seq, row.actor, row.startedAt,
+      row.updatedAt, row.expiresAt, Data(row.body),
     ])
   }
 

@@ -7,40 +7,51 @@ import Testing
 /// What only the SQLite store has: a file anyone can open, WAL and its settings.
 @Suite("SQLite store")
 struct SQLiteStoreTests {
-  /// The attack of issue 9: a technician's denied session, rewritten to `editingPhone` with an
-  /// admin as target, would change the admin's number. Rows are signed: it is refused.
+  /// The attack of issue 9: a technician's denied session, rewritten to `phoneEdited` with an
+  /// admin's number staged, would change a number. Rows are signed and bound to their id: a
+  /// changed body, or another session's valid body copied onto the row, is refused.
   @Test("a session row changed by hand is refused")
   func tamperedRowsAreRefused() async throws {
     let store = try StoreFixture(.sqlite)
     let sqlite = try #require(store.sqlite)
-    let denied = try await store.start(teamFlow, actor: "tess", target: "mia").session
-    #expect(denied.outcome == "denied")
-    let body = String(decoding: try await store.row(denied.id).body, as: UTF8.self)
-    let forged =
-      body
-      .replacingOccurrences(of: #""outcome":"denied","#, with: "")
-      .replacingOccurrences(of: #""state":"denied""#, with: #""state":"phoneEdited""#)
-      .replacingOccurrences(of: #""target":"mia""#, with: #""target":"ada""#)
-      .replacingOccurrences(
-        of: #""stagePhone.phone":"""#, with: #""stagePhone.phone":"+15550106666""#)
-    #expect(forged != body)
-    let hex = Array(forged.utf8).map { String(format: "%02x", $0) }.joined()
-    try await sqlite.execute(
-      "UPDATE sessions SET state = 'phoneEdited', outcome = NULL, body = x'\(hex)' WHERE id = '\(denied.id)'"
-    )
-    await #expect(throws: SessionEngine.Failure.self) {
-      try await store.send(denied.id, "save")
+    let denied = try await store.start(teamFlow, actor: "tess", target: "mia")
+    #expect(denied.session.outcome == "denied")
+    let id = denied.session.id
+    // Ada's session for Tess, with a number staged: a valid body of another row.
+    let other = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
+    try await store.send(other, "editPhone", ["phone": .string("+15550106666")])
+    let phoneEdited = try #require(denied.flow.stateIndex["phoneEdited"])
+
+    func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    func forge(_ body: [UInt8]) async throws {
+      try await sqlite.execute(
+        "UPDATE sessions SET state = 'phoneEdited', outcome = NULL, seq = 2, body = x'\(hex(body))' WHERE id = '\(id)'"
+      )
     }
-    do {
-      try await store.send(denied.id, "save")
-    } catch let failure as SessionEngine.Failure {
-      guard case .corruptSession(let message) = failure else {
-        Issue.record("expected a corrupt session, got \(failure)")
-        return
+    func expectRefused(_ what: String) async throws {
+      do {
+        try await store.send(id, "save")
+        Issue.record("\(what): the forged session took a step")
+      } catch let failure as SessionEngine.Failure {
+        guard case .corruptSession(let message) = failure else {
+          Issue.record("\(what): expected a corrupt session, got \(failure)")
+          return
+        }
+        #expect(message.contains("authentication tag does not match"), "\(what): \(message)")
       }
-      #expect(message.contains("authentication tag does not match"))
     }
-    #expect(try await store.user("ada").phone.e164 == "+15550100001")
+
+    var edited = try await store.row(id).body
+    #expect(edited[3] == UInt8(2 * denied.session.stateID), "the state index follows seq")
+    edited[3] = UInt8(2 * phoneEdited)
+    try await forge(edited)
+    try await expectRefused("state rewritten")
+
+    try await forge(try await store.row(other).body)
+    try await expectRefused("another session's body")
+
+    #expect(try await store.user("mia").phone.e164 == "+15550100004")
+    #expect(try await store.user("tess").phone.e164 == "+15550100003")
   }
 
   @Test("WAL, synchronous as configured, integrity ok, and the schema through the migrator")

@@ -241,7 +241,8 @@ public struct SessionEngine: Sendable {
     guard let row = try transaction.session(id) else { throw Failure.unknownSession(id) }
     let flow = try pinnedFlow(row.contentHash, id: row.flowID, in: transaction)
     do {
-      let session = try Session.decode(row.body, for: flow, key: transaction.sessionKey)
+      let session = try Session.unpack(
+        row.body, id: row.id, for: flow, key: transaction.sessionKey)
       cache.keep(flow)
       guard session.id == row.id, session.seq == row.seq, session.state == row.state else {
         throw Session.DecodingError(message: "the session's columns do not match its body")

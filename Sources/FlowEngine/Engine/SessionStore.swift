@@ -48,7 +48,7 @@ public struct StoredSession: Sendable, Hashable {
   public var startedAt: Int
   public var updatedAt: Int
   public var expiresAt: Int
-  /// `Session.encoded(key:)`: signed with the store's key.
+  /// `Session.packed(key:)`: compact, signed with the store's key, bound to the id and text.
   public var body: [UInt8]
 
   public var isFinal: Bool { outcome != nil }
@@ -79,7 +79,7 @@ public struct StoredSession: Sendable, Hashable {
       contentHash: session.contentHash, state: session.state, outcome: session.outcome,
       seq: session.seq, actor: session.subjects["actor"] ?? "", startedAt: session.startedAt,
       updatedAt: session.updatedAt, expiresAt: session.expiresAt,
-      body: session.encoded(key: key))
+      body: session.packed(key: key))
   }
 }
 

@@ -23,8 +23,12 @@ public struct SessionKey: Sendable {
 
   /// HMAC-SHA256 of `data`, as 64 lowercase hex digits.
   public func tag(_ data: some Sequence<UInt8>) -> String {
-    let mac = HMAC<SHA256>.authenticationCode(for: Array(data), using: SymmetricKey(data: bytes))
-    return Self.hex(Array(mac))
+    Self.hex(mac(Array(data)))
+  }
+
+  /// HMAC-SHA256 of `data`, as 32 bytes.
+  func mac(_ data: [UInt8]) -> [UInt8] {
+    Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: bytes)))
   }
 
   /// Compares a tag in time that does not depend on where it differs.
