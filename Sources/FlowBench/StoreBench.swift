@@ -165,7 +165,7 @@ enum StoreBench {
       "durable steps on SQLite (own-number procedure, 7 steps each) beside single-row UPDATE transactions"
     )
     for synchronous in SQLiteStore.Synchronous.allCases {
-      let procedures = synchronous == .full ? 60 : 300
+      let procedures = synchronous == .full ? 150 : 300
       let (store, steps, elapsed) = try await durableSteps(
         procedures, synchronous: synchronous, in: folder)
       let durable = Double(steps) / elapsed

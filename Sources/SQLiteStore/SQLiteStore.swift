@@ -27,6 +27,8 @@ public final class SQLiteStore: SessionStore, Sendable {
   public let domain: AccountSecurityDomain
   public let clock: any FlowClock
   let pool: DatabasePool
+  /// Made once: deriving its key costs as much as a step's SQL.
+  let sealer: OutboxSealer
 
   private init(
     path: String, pool: DatabasePool, domain: AccountSecurityDomain, clock: any FlowClock
@@ -50,6 +52,7 @@ public final class SQLiteStore: SessionStore, Sendable {
     }
     self.sessionKey = sessionKey
     self.kind = parsed
+    self.sealer = OutboxSealer(sessionKey)
   }
 
   /// Creates a store at `path` holding the world's accounts, users and call routes, with a new
@@ -133,13 +136,14 @@ public final class SQLiteStore: SessionStore, Sendable {
   {
     let domain = self.domain
     let key = sessionKey
+    let sealer = self.sealer
     let clock = self.clock
     let lost = Mutex<[Survivor]>([])
     do {
       return try await Self.wrapAsync {
         try await self.pool.write { db in
           let transaction = SQLiteTransaction(
-            db: db, domain: domain, sessionKey: key, clock: clock)
+            db: db, domain: domain, sessionKey: key, sealer: sealer, clock: clock)
           do {
             return try body(transaction)
           } catch {
@@ -155,7 +159,7 @@ public final class SQLiteStore: SessionStore, Sendable {
       if !survivors.isEmpty {
         try await Self.wrapAsync {
           try await self.pool.write { db in
-            try SQLiteTables(db: db, sealer: OutboxSealer(key)).reapply(survivors)
+            try SQLiteTables(db: db, sealer: sealer).reapply(survivors)
           }
         }
       }
@@ -223,10 +227,10 @@ public final class SQLiteStore: SessionStore, Sendable {
 
   /// A user as the directory holds them now.
   public func user(_ id: String) async throws -> User? {
-    let key = sessionKey
+    let sealer = self.sealer
     return try await Self.wrapAsync {
       try await pool.read { db in
-        try SQLiteTables(db: db, sealer: OutboxSealer(key)).user(id)
+        try SQLiteTables(db: db, sealer: sealer).user(id)
       }
     }
   }
@@ -279,7 +283,6 @@ public final class SQLiteStore: SessionStore, Sendable {
   public func dispatch(to provider: (any DeliveryProvider)? = nil) async throws -> Int {
     let provider = provider ?? (kind == .dryRun ? SimulatedInbox(store: self) : nil)
     guard let provider else { return 0 }
-    let sealer = OutboxSealer(sessionKey)
     let pending = try await Self.wrapAsync {
       try await pool.read { db in
         try Row.fetchAll(

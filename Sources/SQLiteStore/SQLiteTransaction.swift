@@ -13,13 +13,14 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
   let clock: any FlowClock
 
   init(
-    db: Database, domain: AccountSecurityDomain, sessionKey: SessionKey, clock: any FlowClock
+    db: Database, domain: AccountSecurityDomain, sessionKey: SessionKey, sealer: OutboxSealer,
+    clock: any FlowClock
   ) {
     self.db = db
     self.domain = domain
     self.sessionKey = sessionKey
     self.clock = clock
-    self.tables = SQLiteTables(db: db, sealer: OutboxSealer(sessionKey))
+    self.tables = SQLiteTables(db: db, sealer: sealer)
   }
 
   // MARK: - FlowServices
