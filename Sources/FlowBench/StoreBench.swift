@@ -87,13 +87,21 @@ enum StoreBench {
     try send(id, "submitCode", ["code": .string(codes.lastCode)])
   }
 
-  /// Only the 3-state cycle, for profilers (`flow-bench store-cycle N`).
-  static func cycle(_ steps: Int) throws {
+  /// An engine on a new in-memory store of `world()`.
+  static func inMemoryEngine(codes: any CodeGenerator = SecureCodeGenerator()) -> (
+    SessionEngine, ManualClock
+  ) {
     let clock = ManualClock()
-    let services = InMemoryAccountSecurity(state: world(), clock: clock)
+    let services = InMemoryAccountSecurity(state: world(), clock: clock, codes: codes)
     let engine = SessionEngine(
       store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
       clock: clock, logger: quiet)
+    return (engine, clock)
+  }
+
+  /// Only the 3-state cycle, for profilers (`flow-bench store-cycle N`).
+  static func cycle(_ steps: Int) throws {
+    let (engine, _) = inMemoryEngine()
     let flow = try engine.flow(Array(cycleFlow.utf8))
     let id = try engine.startNow(flow: flow, subjects: ["actor": "ada", "target": "ada"]).session.id
     for _ in 0..<steps { _ = try engine.sendNow(session: id, event: "next", payload: [:]) }
@@ -101,12 +109,8 @@ enum StoreBench {
 
   /// Only in-memory own-number procedures, for profilers (`flow-bench store-own N`).
   static func own(_ count: Int) throws {
-    let clock = ManualClock()
     let codes = RecordingCodes()
-    let services = InMemoryAccountSecurity(state: world(), clock: clock, codes: codes)
-    let engine = SessionEngine(
-      store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
-      clock: clock, logger: quiet)
+    let (engine, clock) = inMemoryEngine(codes: codes)
     for index in 0..<count {
       try procedure(
         index, clock: clock, codes: codes,
@@ -196,12 +200,8 @@ enum StoreBench {
 
     print("in-memory store: cost per 2FA step as history grows (own-number procedures)")
     do {
-      let clock = ManualClock()
       let codes = RecordingCodes()
-      let services = InMemoryAccountSecurity(state: world(), clock: clock, codes: codes)
-      let engine = SessionEngine(
-        store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
-        clock: clock, logger: quiet)
+      let (engine, clock) = inMemoryEngine(codes: codes)
       var recorded = 0
       var index = 0
       func procedures(_ count: Int) throws -> Double {
@@ -241,11 +241,7 @@ enum StoreBench {
 
     print("3-state cycle: the full engine (in-memory store) beside a hand-written switch")
     do {
-      let clock = ManualClock()
-      let services = InMemoryAccountSecurity(state: world(), clock: clock)
-      let engine = SessionEngine(
-        store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
-        clock: clock, logger: quiet)
+      let (engine, _) = inMemoryEngine()
       let flow = try engine.flow(Array(cycleFlow.utf8))
       let id = try engine.startNow(flow: flow, subjects: ["actor": "ada", "target": "ada"])
         .session.id

@@ -96,22 +96,26 @@ public final class SQLiteStore: SessionStore, Sendable {
     return try SQLiteStore(path: path, pool: pool, domain: domain, clock: clock)
   }
 
-  /// Opens an existing store (its schema brought up to date).
+  /// Opens an existing store (its schema brought up to date). A step waits up to
+  /// `busyTimeout` seconds for another process's step to finish; past that it fails with a
+  /// `StoreError` ("database is locked"), never with a rejection.
   public static func open(
-    path: String, synchronous: Synchronous = .full,
+    path: String, synchronous: Synchronous = .full, busyTimeout: Double = 10,
     domain: AccountSecurityDomain = AccountSecurityDomain(), clock: any FlowClock = SystemClock()
   ) throws -> SQLiteStore {
     guard FileManager.default.fileExists(atPath: path) else {
       throw StoreError("no store at \(path) (create one with flowctl store init)")
     }
-    let pool = try connect(path, synchronous: synchronous)
+    let pool = try connect(path, synchronous: synchronous, busyTimeout: busyTimeout)
     try wrap { try SQLiteSchema.migrator.migrate(pool) }
     return try SQLiteStore(path: path, pool: pool, domain: domain, clock: clock)
   }
 
-  private static func connect(_ path: String, synchronous: Synchronous) throws -> DatabasePool {
+  private static func connect(
+    _ path: String, synchronous: Synchronous, busyTimeout: Double = 10
+  ) throws -> DatabasePool {
     var configuration = Configuration()
-    configuration.busyMode = .timeout(10)
+    configuration.busyMode = .timeout(busyTimeout)
     configuration.prepareDatabase { db in
       try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
     }

@@ -48,8 +48,28 @@ struct StepPrinter {
     }
   }
 
-  static func exit(for step: SessionEngine.Step) throws {
-    if !step.accepted { throw ExitCode(StoreExit.rejected) }
+  /// Takes the step, delivers what it queued, prints it, and exits 3 when it was rejected (or
+  /// with the status of the failure).
+  static func take(
+    json: Bool, on store: SQLiteStore, _ step: () async throws -> SessionEngine.Step
+  ) async throws {
+    let taken: SessionEngine.Step
+    let deliveries: [OutboundMessage]
+    do {
+      taken = try await step()
+      deliveries = try await store.deliveries(of: taken)
+    } catch {
+      throw StoreExit.report(error)
+    }
+    StepPrinter(json: json).print(taken, deliveries: deliveries)
+    if !taken.accepted { throw ExitCode(StoreExit.rejected) }
+  }
+}
+
+extension SessionEngine {
+  /// The engine of the store commands: the 2FA catalog, the wall clock.
+  init(commandsOn store: SQLiteStore) {
+    self.init(store: store, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
   }
 }
 
@@ -99,20 +119,11 @@ struct SessionStartCommand: AsyncParsableCommand {
   func run() async throws {
     let compiled = try FlowInput.flow(flow)
     let opened = try store.open()
-    let engine = SessionEngine(
-      store: opened, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
-    let step: SessionEngine.Step
-    let deliveries: [OutboundMessage]
-    do {
-      step = try await engine.start(
-        flow: compiled.sourceBytes, path: flow,
-        subjects: ["actor": actor, "target": target ?? actor])
-      deliveries = try await opened.deliveries(of: step)
-    } catch {
-      throw StoreExit.report(error)
+    let engine = SessionEngine(commandsOn: opened)
+    let subjects = ["actor": actor, "target": target ?? actor]
+    try await StepPrinter.take(json: json, on: opened) {
+      try await engine.start(flow: compiled.sourceBytes, path: flow, subjects: subjects)
     }
-    StepPrinter(json: json).print(step, deliveries: deliveries)
-    try StepPrinter.exit(for: step)
   }
 }
 
@@ -167,18 +178,10 @@ struct SessionSendCommand: AsyncParsableCommand {
       fields[name] = .string(String(pair[pair.index(after: equals)...]))
     }
     let opened = try store.open()
-    let engine = SessionEngine(
-      store: opened, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
-    let step: SessionEngine.Step
-    let deliveries: [OutboundMessage]
-    do {
-      step = try await engine.send(session: id, event: event, payload: fields, expectedSeq: seq)
-      deliveries = try await opened.deliveries(of: step)
-    } catch {
-      throw StoreExit.report(error)
+    let engine = SessionEngine(commandsOn: opened)
+    try await StepPrinter.take(json: json, on: opened) {
+      try await engine.send(session: id, event: event, payload: fields, expectedSeq: seq)
     }
-    StepPrinter(json: json).print(step, deliveries: deliveries)
-    try StepPrinter.exit(for: step)
   }
 }
 
@@ -204,8 +207,7 @@ struct SessionShowCommand: AsyncParsableCommand {
 
   func run() async throws {
     let opened = try store.open()
-    let engine = SessionEngine(
-      store: opened, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
+    let engine = SessionEngine(commandsOn: opened)
     let row: StoredSession
     let flow: CompiledFlow
     do {

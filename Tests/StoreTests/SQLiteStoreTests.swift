@@ -106,3 +106,38 @@ struct SQLiteStoreTests {
     #expect(throws: StoreError.self) { try SQLiteStore.open(path: path + ".missing") }
   }
 }
+
+/// Infrastructure failures are errors, never a flow's rejection, and change nothing.
+@Suite("SQLite store failures")
+struct SQLiteFailureTests {
+  @Test("a store locked past its timeout throws a store error and changes nothing")
+  func lockedPastTheTimeout() async throws {
+    let store = try StoreFixture(.sqlite)
+    let path = try #require(store.sqlite).path
+    let id = try await store.start(ownFlow, actor: "ada").session.id
+    let impatient = try SQLiteStore.open(path: path, busyTimeout: 0.2, clock: store.clock)
+    let engine = SessionEngine(
+      store: impatient, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
+    // Another process holds the write lock (sqlite3's own command-line tool would do the same).
+    let holder = Process()
+    holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    holder.arguments = [
+      "python3", "-c",
+      "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3)",
+      path,
+    ]
+    let out = Pipe()
+    holder.standardOutput = out
+    try holder.run()
+    _ = out.fileHandleForReading.availableData  // "locked"
+    await #expect(throws: StoreError.self) {
+      _ = try await engine.send(session: id, event: "disable2FA", payload: [:])
+    }
+    holder.terminate()
+    holder.waitUntilExit()
+    let row = try await store.row(id)
+    #expect(row.seq == 1 && row.state == "securityCenter", "nothing changed")
+    #expect(try await store.audit(id).count == 1, "not even an audit entry: the step never ran")
+    #expect(try await engine.send(session: id, event: "disable2FA", payload: [:]).accepted)
+  }
+}

@@ -231,3 +231,52 @@ func resendOnWrongCode() throws -> String {
                 - sendCode: { purpose: disable-2fa, to: target.phone, ttl: settings.codeTtl }
       """)
 }
+
+/// SECURITY.md 19, 33: no audit entry is lost, even when steps that roll back run at the same
+/// time as steps that commit.
+@Suite("Audit under concurrency")
+struct AuditConcurrencyTests {
+  @Test(
+    "every step of many concurrent sessions is audited once, rolled back or not",
+    arguments: StoreKind.allCases)
+  func noEntryIsLost(_ kind: StoreKind) async throws {
+    let store = try StoreFixture(kind)
+    // Ada's sessions keep asking for a code inside the cooldown (rolled back: action-failed);
+    // Ada's team sessions for Tess keep editing (committed).
+    let own = try await store.start(ownFlow, actor: "ada").session.id
+    try await store.send(own, "disable2FA")
+    var team: [String] = []
+    for _ in 0..<4 {
+      let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
+      team.append(id)
+    }
+    let before = try await store.audit().count
+    let rounds = 25
+    let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+      for round in 0..<rounds {
+        group.addTask {
+          try await store.engine.send(session: own, event: "resendCode", payload: [:]).accepted
+        }
+        for (index, id) in team.enumerated() {
+          group.addTask {
+            try await store.engine.send(
+              session: id, event: "editPhone",
+              payload: ["phone": .string("+1555013\(String(format: "%04d", round * 10 + index))")]
+            ).accepted
+          }
+        }
+      }
+      var all: [Bool] = []
+      for try await accepted in group { all.append(accepted) }
+      return all
+    }
+    #expect(results.count == rounds * 5)
+    #expect(results.filter { !$0 }.count == rounds, "every resend inside the cooldown is rejected")
+    let entries = try await store.audit().dropFirst(before)
+    let steps = entries.filter { $0.kind == .step || $0.kind == .eventRejected }
+    #expect(steps.count == rounds * 5, "one entry per step: \(steps.count)")
+    for id in team {
+      #expect(try await store.row(id).seq == 1 + rounds)
+    }
+  }
+}
