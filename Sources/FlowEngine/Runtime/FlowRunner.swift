@@ -135,7 +135,7 @@ struct StepCore {
       // Recorded with the facts of the step (the account), about the unchanged session.
       try services.record(trace, of: stepMachine.sessionWithFacts)
       log(trace, session: unchanged)
-      return .init(session: session, trace: trace)
+      return .init(session: unchanged, trace: trace)
     case .perform, .entered:
       preconditionFailure("a driven step ends in commit or reject")
     }

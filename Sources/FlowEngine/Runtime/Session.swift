@@ -14,11 +14,11 @@ public struct Session: Sendable, Hashable {
   /// How long a session lives when its flow does not say (`settings.sessionMaxAge`).
   public static let defaultMaxAge = 3_600
 
-  public var id: String
-  public var flowID: String
-  public var flowVersion: Int
+  public internal(set) var id: String
+  public internal(set) var flowID: String
+  public internal(set) var flowVersion: Int
   /// SHA-256 of the flow file the session started on.
-  public var contentHash: String
+  public internal(set) var contentHash: String
   /// Index of the current state in the compiled flow, and its name.
   public internal(set) var stateID: Int
   public internal(set) var state: String
