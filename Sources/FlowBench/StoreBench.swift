@@ -132,7 +132,7 @@ enum StoreBench {
     let store = try SQLiteStore.create(
       path: folder.appendingPathComponent("steps-\(synchronous.rawValue).sqlite").path,
       world: world(), force: true, synchronous: synchronous,
-      domain: AccountSecurityDomain(codes: codes), clock: clock)
+      codes: codes, clock: clock)
     let engine = SessionEngine(
       store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)
     let bytes = ownFlow.sourceBytes

@@ -9,10 +9,15 @@ struct OutboxSealer: Sendable {
   private let keyBytes: [UInt8]
 
   init(_ sessionKey: SessionKey) {
-    let derived = HKDF<SHA256>.deriveKey(
-      inputKeyMaterial: SymmetricKey(data: sessionKey.bytes), info: Array("outbox v1".utf8),
-      outputByteCount: 32)
-    keyBytes = derived.withUnsafeBytes { Array($0) }
+    keyBytes = Self.derive(sessionKey, "outbox v1")
+  }
+
+  /// A key for one purpose, derived from the store's (HKDF-SHA256).
+  static func derive(_ sessionKey: SessionKey, _ purpose: String) -> [UInt8] {
+    HKDF<SHA256>.deriveKey(
+      inputKeyMaterial: SymmetricKey(data: sessionKey.bytes), info: Array(purpose.utf8),
+      outputByteCount: 32
+    ).withUnsafeBytes { Array($0) }
   }
 
   private var key: SymmetricKey { SymmetricKey(data: keyBytes) }

@@ -31,35 +31,48 @@ public final class SQLiteStore: SessionStore, Sendable {
   let sealer: OutboxSealer
 
   private init(
-    path: String, pool: DatabasePool, domain: AccountSecurityDomain, clock: any FlowClock
+    path: String, pool: DatabasePool, key: SessionKey, codes: any CodeGenerator,
+    policy: CodePolicy, clock: any FlowClock
   ) throws {
     self.path = path
     self.pool = pool
-    self.domain = domain
     self.clock = clock
-    let (key, kind) = try pool.read { db -> ([UInt8]?, String?) in
-      (
-        try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'session-key'").map {
-          [UInt8]($0)
-        },
-        try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'kind'")
-      )
+    let (check, kind) = try Self.wrap {
+      try pool.read { db -> (String?, String?) in
+        (
+          try String.fetchOne(
+            db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'key-check'"),
+          try String.fetchOne(
+            db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'kind'")
+        )
+      }
     }
-    guard let key, let sessionKey = SessionKey(bytes: key), let kind,
-      let parsed = Kind(rawValue: kind)
-    else {
+    guard let check, let kind, let parsed = Kind(rawValue: kind) else {
       throw StoreError("\(path) is not a flow store (run flowctl store init)")
     }
-    self.sessionKey = sessionKey
+    guard check == Self.keyCheck(key) else {
+      throw StoreError("the key given for \(path) is not this store's key")
+    }
+    self.sessionKey = key
     self.kind = parsed
-    self.sealer = OutboxSealer(sessionKey)
+    self.sealer = OutboxSealer(key)
+    self.domain = AccountSecurityDomain(
+      codes: codes, policy: policy, secret: OutboxSealer.derive(key, "codes v1"))
   }
 
-  /// Creates a store at `path` holding the world's accounts, users and call routes, with a new
-  /// random session key. Refuses an existing file unless `force`.
+  /// What the file keeps of its key: enough to tell a wrong key, nothing to sign with.
+  static func keyCheck(_ key: SessionKey) -> String {
+    key.tag(Array("flowengine store key check".utf8))
+  }
+
+  /// Creates a store at `path` holding the world's accounts, users and call routes. The key
+  /// signs its sessions, keys its code hashes and seals its outbox; the file keeps none of it
+  /// (keep it apart, as `flowctl store init` does in `PATH.key`). Refuses an existing file
+  /// unless `force`.
   public static func create(
     path: String, world: AccountSecurityState, kind: Kind = .dryRun, force: Bool = false,
-    synchronous: Synchronous = .full, domain: AccountSecurityDomain = AccountSecurityDomain(),
+    synchronous: Synchronous = .full, key: SessionKey = .random(),
+    codes: any CodeGenerator = SecureCodeGenerator(), policy: CodePolicy = CodePolicy(),
     clock: any FlowClock = SystemClock()
   ) throws -> SQLiteStore {
     let manager = FileManager.default
@@ -76,8 +89,8 @@ public final class SQLiteStore: SessionStore, Sendable {
       try SQLiteSchema.migrator.migrate(pool)
       try pool.write { db in
         try db.execute(
-          sql: "INSERT INTO meta (name, value) VALUES ('session-key', ?), ('kind', ?)",
-          arguments: [Data(SessionKey.random().bytes), Data(kind.rawValue.utf8)])
+          sql: "INSERT INTO meta (name, value) VALUES ('key-check', ?), ('kind', ?)",
+          arguments: [Data(keyCheck(key).utf8), Data(kind.rawValue.utf8)])
         for account in world.accounts.values.sorted(by: { $0.id < $1.id }) {
           try db.execute(
             sql: "INSERT INTO accounts (id, name) VALUES (?, ?)",
@@ -93,22 +106,25 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
       }
     }
-    return try SQLiteStore(path: path, pool: pool, domain: domain, clock: clock)
+    return try SQLiteStore(
+      path: path, pool: pool, key: key, codes: codes, policy: policy, clock: clock)
   }
 
   /// Opens an existing store (its schema brought up to date). A step waits up to
   /// `busyTimeout` seconds for another process's step to finish; past that it fails with a
   /// `StoreError` ("database is locked"), never with a rejection.
   public static func open(
-    path: String, synchronous: Synchronous = .full, busyTimeout: Double = 10,
-    domain: AccountSecurityDomain = AccountSecurityDomain(), clock: any FlowClock = SystemClock()
+    path: String, key: SessionKey, synchronous: Synchronous = .full, busyTimeout: Double = 10,
+    codes: any CodeGenerator = SecureCodeGenerator(), policy: CodePolicy = CodePolicy(),
+    clock: any FlowClock = SystemClock()
   ) throws -> SQLiteStore {
     guard FileManager.default.fileExists(atPath: path) else {
       throw StoreError("no store at \(path) (create one with flowctl store init)")
     }
     let pool = try connect(path, synchronous: synchronous, busyTimeout: busyTimeout)
     try wrap { try SQLiteSchema.migrator.migrate(pool) }
-    return try SQLiteStore(path: path, pool: pool, domain: domain, clock: clock)
+    return try SQLiteStore(
+      path: path, pool: pool, key: key, codes: codes, policy: policy, clock: clock)
   }
 
   private static func connect(
@@ -148,17 +164,15 @@ public final class SQLiteStore: SessionStore, Sendable {
         try await self.pool.write { db in
           let transaction = SQLiteTransaction(
             db: db, domain: domain, sessionKey: key, sealer: sealer, clock: clock)
-          do {
-            return try body(transaction)
-          } catch {
-            lost.withLock { $0 = transaction.tables.survivors }
-            throw error
-          }
+          // Kept aside whatever happens: if the body or the COMMIT fails, nothing of this
+          // transaction is kept, and the survivors are written again on their own.
+          defer { lost.withLock { $0 = transaction.tables.survivors } }
+          return try body(transaction)
         }
       }
     } catch {
-      // The whole transaction rolled back: failed verifications are counted again in one of
-      // their own (SECURITY.md 26).
+      // The whole transaction rolled back (the body or its COMMIT failed): failed
+      // verifications are counted again in one of their own (SECURITY.md 26).
       let survivors = lost.withLock { $0 }
       if !survivors.isEmpty {
         try await Self.wrapAsync {
@@ -239,7 +253,8 @@ public final class SQLiteStore: SessionStore, Sendable {
     }
   }
 
-  /// Runs a read-only SQL query (tools and tests: integrity checks, counts); each row as text.
+  /// Runs a read-only SQL query (tools and tests: integrity checks, counts); each row as text,
+  /// blobs decoded as UTF-8 where they can be (so a search for a text finds it in a blob too).
   public func query(_ sql: String) async throws -> [[String]] {
     try await Self.wrapAsync {
       try await pool.read { db in
@@ -250,7 +265,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             case .int64(let number): String(number)
             case .double(let number): String(number)
             case .string(let text): text
-            case .blob(let data): "<\(data.count) bytes>"
+            case .blob(let data): String(decoding: data, as: UTF8.self)
             }
           }
         }

@@ -45,9 +45,14 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
         return .rollback
       }
     }
-    if case .failure = result {
+    if case .failure(let error) = result {
       tables.forgetUsers()
-      try tables.reapply(Array(tables.survivors[mark...]))
+      // A refusal rolled back only the savepoint: the survivors are written again here. An
+      // infrastructure error (or SQLite rolling the whole transaction back) fails the whole
+      // write, and the store writes them again in a transaction of their own.
+      if db.isInsideTransaction, !(error is DatabaseError) {
+        try tables.reapply(Array(tables.survivors[mark...]))
+      }
     }
     return try result.get()
   }

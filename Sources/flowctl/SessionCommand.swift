@@ -48,20 +48,29 @@ struct StepPrinter {
     }
   }
 
-  /// Takes the step, delivers what it queued, prints it, and exits 3 when it was rejected (or
-  /// with the status of the failure).
+  /// Takes the step, prints it with what it queued, then delivers, and exits 3 when it was
+  /// rejected (or with the status of the failure). Once the step has committed, its outcome
+  /// is what the exit status reports: a delivery that fails afterwards stays queued (the next
+  /// command or `flowctl store dispatch` sends it) and is only warned about.
   static func take(
     json: Bool, on store: SQLiteStore, _ step: () async throws -> SessionEngine.Step
   ) async throws {
     let taken: SessionEngine.Step
-    let deliveries: [OutboundMessage]
     do {
       taken = try await step()
-      deliveries = try await store.deliveries(of: taken)
     } catch {
       throw StoreExit.report(error)
     }
-    StepPrinter(json: json).print(taken, deliveries: deliveries)
+    let queued = (try? await store.queued(by: taken)) ?? []
+    StepPrinter(json: json).print(taken, deliveries: queued)
+    Terminal.flush()
+    do {
+      try await store.dispatch()
+    } catch {
+      Terminal.writeError(
+        "warning: the step is committed, but its deliveries stay queued: \(error) (flowctl store dispatch sends them)\n"
+      )
+    }
     if !taken.accepted { throw ExitCode(StoreExit.rejected) }
   }
 }
@@ -74,9 +83,8 @@ extension SessionEngine {
 }
 
 extension SQLiteStore {
-  /// Delivers after a commit, and returns what the step queued (masked), for the trace.
-  func deliveries(of step: SessionEngine.Step) async throws -> [OutboundMessage] {
-    try await dispatch()
+  /// What a committed step queued for delivery (destinations masked), for its trace.
+  func queued(by step: SessionEngine.Step) async throws -> [OutboundMessage] {
     guard step.accepted else { return [] }
     return try await query(
       "SELECT channel, destination, key FROM outbox WHERE key LIKE '\(step.session.id):\(step.session.seq):%' ORDER BY created_at, key"

@@ -32,8 +32,11 @@ struct StoreInitCommand: ParsableCommand {
     commandName: "init",
     abstract: "Create a dry-run store with a world file's accounts, users and call routes.",
     discussion: """
-      The store gets a new random key, which signs its sessions (a session row changed by hand
-      is refused). Its deliveries go to simulated inboxes (flowctl store inbox).
+      The store gets a new random key, written to PATH.key (readable by its owner only; the
+      environment variable FLOWENGINE_STORE_KEY, 64 hex digits, may hold it instead). The key
+      signs the store's sessions (a row changed by hand is refused), keys its code hashes and
+      seals its outbox; the store file keeps none of it, so keep the key apart from copies of
+      the file. Deliveries go to simulated inboxes (flowctl store inbox).
 
       Exit status: 0 created; 1 the world file is invalid or the file exists (without --force);
       5 the file cannot be written.
@@ -52,13 +55,20 @@ struct StoreInitCommand: ParsableCommand {
   func run() throws {
     let state = try FlowInput.world(world)
     do {
-      _ = try SQLiteStore.create(path: path, world: state, kind: .dryRun, force: force)
+      let key = SessionKey.random()
+      if !force, FileManager.default.fileExists(atPath: StoreKeyFile.path(for: path)) {
+        throw StoreError(
+          "\(StoreKeyFile.path(for: path)) already exists; use --force to replace the store and its key"
+        )
+      }
+      _ = try SQLiteStore.create(path: path, world: state, kind: .dryRun, force: force, key: key)
+      try StoreKeyFile.write(key, for: path)
     } catch let error as StoreError {
       Terminal.writeError("error: \(error)\n")
       throw ExitCode(error.message.contains("already exists") ? 1 : 5)
     }
     print(
-      "created dry-run store \(path): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes"
+      "created dry-run store \(path): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes; key in \(StoreKeyFile.path(for: path))"
     )
   }
 }

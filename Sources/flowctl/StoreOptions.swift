@@ -1,6 +1,7 @@
 import AccountSecurity
 import ArgumentParser
 import FlowEngine
+import Foundation
 import SQLiteStore
 
 /// The options every command on a store file takes.
@@ -21,7 +22,11 @@ struct StoreOptions: ParsableArguments {
 
   static func open(_ path: String, synchronous: SQLiteSynchronous = .full) throws -> SQLiteStore {
     do {
-      return try SQLiteStore.open(path: path, synchronous: synchronous.setting)
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw StoreError("no store at \(path) (create one with flowctl store init)")
+      }
+      return try SQLiteStore.open(
+        path: path, key: try StoreKeyFile.read(for: path), synchronous: synchronous.setting)
     } catch let error as StoreError {
       Terminal.writeError("error: \(error)\n")
       throw ExitCode(error.message.hasPrefix("no store at") ? 1 : 5)
@@ -62,6 +67,46 @@ enum StoreExit {
     default:
       Terminal.writeError("error: \(error)\n")
       return ExitCode(storeError)
+    }
+  }
+}
+
+/// Where a store's key lives: never in the store file (a copy of the file alone can neither
+/// forge a session nor open the outbox), but beside it in `PATH.key` (hex, readable by its
+/// owner only), or in the environment variable `FLOWENGINE_STORE_KEY` (hex), which wins.
+enum StoreKeyFile {
+  static let environment = "FLOWENGINE_STORE_KEY"
+
+  static func path(for store: String) -> String { store + ".key" }
+
+  static func read(for store: String) throws -> SessionKey {
+    let text: String
+    if let value = ProcessInfo.processInfo.environment[environment], !value.isEmpty {
+      text = value
+    } else {
+      guard let data = FileManager.default.contents(atPath: path(for: store)) else {
+        throw StoreError(
+          "no key for \(store): expected \(path(for: store)) (made by flowctl store init) or \(environment)"
+        )
+      }
+      text = String(decoding: data, as: UTF8.self)
+    }
+    guard let key = SessionKey(hex: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+      throw StoreError("the key for \(store) is not 64 hexadecimal digits")
+    }
+    return key
+  }
+
+  /// Writes a new key beside the store, readable by its owner only.
+  static func write(_ key: SessionKey, for store: String) throws {
+    let file = path(for: store)
+    try? FileManager.default.removeItem(atPath: file)
+    guard
+      FileManager.default.createFile(
+        atPath: file, contents: Data((key.hex + "\n").utf8),
+        attributes: [.posixPermissions: 0o600])
+    else {
+      throw StoreError("cannot write the key file \(file)")
     }
   }
 }

@@ -100,7 +100,7 @@ struct TraceRenderer {
   /// The message as delivered, with any code replaced: it is in the simulated inbox
   /// (`$received` in an events file reads it).
   private func body(_ message: OutboundMessage) -> String {
-    if message.body.isEmpty { return "(delivered; flowctl store inbox shows it)" }
+    if message.body.isEmpty { return "(queued; sent once the step is committed)" }
     guard let code = message.code else { return message.body }
     return message.body.replacingOccurrences(
       of: code, with: String(repeating: "•", count: code.count))

@@ -132,9 +132,12 @@ struct SecurityChecklistTests {
     var run = try Harness(Harness.ownFlowPath, actor: "ada", target: "ada")
     let code = Self.disableCode(&run)
     let stored = try #require(run.state.codes.last)
-    #expect(stored.hash.count == 32, "a SHA-256 digest")
-    #expect(stored.hash == IssuedCode.digest(code, salt: stored.salt))
-    #expect(stored.matches(code))
+    #expect(stored.hash.count == 32, "an HMAC-SHA256 digest")
+    let secret = run.services.domain.secret
+    #expect(stored.hash == IssuedCode.digest(code, salt: stored.salt, secret: secret))
+    #expect(stored.matches(code, secret: secret))
+    // Keyed: without the store's secret, the hash cannot be tested against guesses.
+    #expect(!stored.matches(code, secret: Array(repeating: 7, count: 32)))
     let dump = "\(run.state.codes)"
     #expect(!dump.contains(code))
     let bad = run.send("submitCode", ["code": .string("12ab")])
@@ -149,9 +152,10 @@ struct SecurityChecklistTests {
     // Codes are compared as fixed-length digests, byte by byte with no early exit: where
     // the typed code differs changes neither the length compared nor the work done.
     let salt = SecureCodeGenerator().makeSalt()
-    let right = IssuedCode.digest("123456", salt: salt)
-    let firstWrong = IssuedCode.digest("923456", salt: salt)
-    let lastWrong = IssuedCode.digest("123459", salt: salt)
+    let secret = SecureCodeGenerator().makeSalt()
+    let right = IssuedCode.digest("123456", salt: salt, secret: secret)
+    let firstWrong = IssuedCode.digest("923456", salt: salt, secret: secret)
+    let lastWrong = IssuedCode.digest("123459", salt: salt, secret: secret)
     #expect(firstWrong.count == right.count && lastWrong.count == right.count)
     #expect(!IssuedCode.constantTimeEqual(firstWrong, right))
     #expect(!IssuedCode.constantTimeEqual(lastWrong, right))

@@ -15,7 +15,14 @@ struct SessionCommandTests {
     let path = directory.appendingPathComponent("team.sqlite").path
     let made = try Flowctl.run(["store", "init", path, "--world", "examples/team.yaml"])
     #expect(made.status == 0, "\(made.stderr)")
-    #expect(made.stdout == "created dry-run store \(path): 2 accounts, 6 users, 2 call routes\n")
+    #expect(
+      made.stdout
+        == "created dry-run store \(path): 2 accounts, 6 users, 2 call routes; key in \(path).key\n"
+    )
+    let key = try String(contentsOfFile: path + ".key", encoding: .utf8)
+    #expect(key.count == 65 && key.hasSuffix("\n"), "64 hex digits")
+    let mode = try FileManager.default.attributesOfItem(atPath: path + ".key")[.posixPermissions]
+    #expect((mode as? NSNumber)?.intValue == 0o600, "readable by its owner only")
     return path
   }
 
@@ -129,6 +136,23 @@ struct SessionCommandTests {
     #expect(broken.status == 5, "\(broken.stderr)")
     let missing = try Flowctl.run(["session", "show", id, "--store", "/nonexistent/x.sqlite"])
     #expect(missing.status == 1)
+
+    // The key lives beside the file, or in FLOWENGINE_STORE_KEY; without it nothing opens.
+    let keyText = try String(contentsOfFile: store + ".key", encoding: .utf8)
+    try FileManager.default.moveItem(atPath: store + ".key", toPath: store + ".moved")
+    let keyless = try Flowctl.run(["session", "show", id, "--store", store])
+    #expect(keyless.status == 5)
+    #expect(keyless.stderr.contains("no key for \(store): expected \(store).key"))
+    let fromEnvironment = try Flowctl.run(
+      ["session", "show", id, "--store", store],
+      environment: ["FLOWENGINE_STORE_KEY": keyText.trimmingCharacters(in: .newlines)])
+    #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+    let wrongKey = try Flowctl.run(
+      ["session", "show", id, "--store", store],
+      environment: ["FLOWENGINE_STORE_KEY": String(repeating: "ab", count: 32)])
+    #expect(wrongKey.status == 5)
+    #expect(wrongKey.stderr.contains("is not this store's key"))
+    try FileManager.default.moveItem(atPath: store + ".moved", toPath: store + ".key")
 
     let again = try Flowctl.run(["store", "init", store, "--world", "examples/team.yaml"])
     #expect(again.status == 1)

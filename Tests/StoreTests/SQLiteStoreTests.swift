@@ -66,24 +66,51 @@ struct SQLiteStoreTests {
     }
   }
 
-  @Test("codes rest only as hashes, outbox bodies sealed, delivered once per key")
+  @Test("no code and no key rest in the file; codes are keyed hashes, the outbox is sealed")
   func noCodeAtRest() async throws {
     let store = try StoreFixture(.sqlite)
     let sqlite = try #require(store.sqlite)
     let id = try await store.start(ownFlow, actor: "ada").session.id
     _ = try await store.engine.send(session: id, event: "disable2FA", payload: [:])
-    // Before dispatch, the outbox holds the message sealed: no code in any column.
-    let code = try #require(try await sqlite.query("SELECT sealed FROM outbox").first)
-    #expect(code.first?.hasPrefix("<") == true)
-    try await sqlite.dispatch()
-    try await sqlite.dispatch()
-    let delivered = try #require(try await store.lastCode(to: "+15550100001"))
-    for table in ["codes", "outbox", "audit", "sessions", "failure_counters", "last_sends"] {
-      let rows = try await sqlite.query("SELECT * FROM \(table)")
-      #expect(!rows.flatMap { $0 }.contains { $0.contains(delivered) }, "\(table) holds the code")
+    let tables = try await sqlite.query(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).map { $0[0] }
+    func everything(except skipped: Set<String> = []) async throws -> String {
+      var all = ""
+      for table in tables where !skipped.contains(table) {
+        all += try await sqlite.query("SELECT * FROM \(table)").flatMap { $0 }.joined(
+          separator: "|")
+      }
+      return all
     }
+    // Before dispatch, the code exists only sealed in the outbox.
+    let pending = try await everything()
+    #expect(pending.contains("+1******0001"), "the outbox row is there, its destination masked")
+    #expect(!pending.contains("Your verification code is"), "the outbox body is sealed")
+    try await sqlite.dispatch()
+    try await sqlite.dispatch()
+    let code = try #require(try await store.lastCode(to: "+15550100001"))
+    #expect(code.count == 6)
+    // The simulated inbox is the phone; everything else in the file is searched as text.
+    let rest = try await everything(except: ["inbox"])
+    #expect(!rest.contains(code), "a table other than the simulated phone holds the code")
+    #expect(!rest.contains(sqlite.sessionKey.hex), "the file holds its key")
     #expect(try await sqlite.query("SELECT COUNT(*) FROM inbox") == [["1"]])
     #expect(try await sqlite.query("SELECT key FROM inbox") == [["\(id):2:0"]])
+    // Failure counters name the destination by a keyed digest, not by the number.
+    _ = try await store.engine.send(
+      session: id, event: "submitCode", payload: ["code": .string("000000")])
+    let keys = try await sqlite.query("SELECT key FROM failure_counters").map { $0[0] }
+    #expect(keys.count == 1 && keys[0].hasPrefix("ada|") && !keys[0].contains("+1555"))
+  }
+
+  @Test("a store opened with another key is refused")
+  func wrongKey() throws {
+    let store = try StoreFixture(.sqlite)
+    let path = try #require(store.sqlite).path
+    #expect(throws: StoreError("the key given for \(path) is not this store's key")) {
+      try SQLiteStore.open(path: path, key: .random())
+    }
   }
 
   @Test("a live store's deliveries do not go to inboxes")
@@ -102,8 +129,10 @@ struct SQLiteStoreTests {
       "junk-\(UUID().uuidString).sqlite"
     ).path
     try Data("junk".utf8).write(to: URL(fileURLWithPath: path))
-    #expect(throws: StoreError.self) { try SQLiteStore.open(path: path) }
-    #expect(throws: StoreError.self) { try SQLiteStore.open(path: path + ".missing") }
+    #expect(throws: StoreError.self) { try SQLiteStore.open(path: path, key: .random()) }
+    #expect(throws: StoreError.self) {
+      try SQLiteStore.open(path: path + ".missing", key: .random())
+    }
   }
 }
 
@@ -115,7 +144,8 @@ struct SQLiteFailureTests {
     let store = try StoreFixture(.sqlite)
     let path = try #require(store.sqlite).path
     let id = try await store.start(ownFlow, actor: "ada").session.id
-    let impatient = try SQLiteStore.open(path: path, busyTimeout: 0.2, clock: store.clock)
+    let impatient = try SQLiteStore.open(
+      path: path, key: try #require(store.sqlite).sessionKey, busyTimeout: 0.2, clock: store.clock)
     let engine = SessionEngine(
       store: impatient, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
     // Another process holds the write lock (sqlite3's own command-line tool would do the same).

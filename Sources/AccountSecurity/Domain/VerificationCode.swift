@@ -40,12 +40,20 @@ public struct IssuedCode: Sendable, Hashable {
 
   var isActive: Bool { !used && !invalidated }
 
-  /// SHA-256 over the salt and the code.
-  public static func digest(_ code: String, salt: [UInt8]) -> [UInt8] {
-    var hasher = SHA256()
-    hasher.update(data: salt)
-    hasher.update(data: Array(code.utf8))
-    return Array(hasher.finalize())
+  /// HMAC-SHA256 with the store's secret over the salt and the code: without the secret, a
+  /// stored hash cannot be tested against the million possible codes.
+  public static func digest(_ code: String, salt: [UInt8], secret: [UInt8]) -> [UInt8] {
+    mac(salt + Array(code.utf8), secret: secret)
+  }
+
+  static func mac(_ data: [UInt8], secret: [UInt8]) -> [UInt8] {
+    Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: secret)))
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(
+      decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
   }
 
   /// Compares in time that depends only on the length, never on where the first difference is.
@@ -56,8 +64,8 @@ public struct IssuedCode: Sendable, Hashable {
     return difference == 0
   }
 
-  public func matches(_ code: String) -> Bool {
-    Self.constantTimeEqual(Self.digest(code, salt: salt), hash)
+  public func matches(_ code: String, secret: [UInt8]) -> Bool {
+    Self.constantTimeEqual(Self.digest(code, salt: salt, secret: secret), hash)
   }
 }
 

@@ -6,10 +6,17 @@ public import FlowEngine
 public struct AccountSecurityDomain: Sendable {
   public let codes: any CodeGenerator
   public let policy: CodePolicy
+  /// The store's secret for code hashes and failure-counter keys (HMAC-SHA256): a copy of the
+  /// tables without it cannot test guesses against a code hash, nor read a number in a key.
+  public let secret: [UInt8]
 
-  public init(codes: any CodeGenerator = SecureCodeGenerator(), policy: CodePolicy = CodePolicy()) {
+  public init(
+    codes: any CodeGenerator = SecureCodeGenerator(), policy: CodePolicy = CodePolicy(),
+    secret: [UInt8]
+  ) {
     self.codes = codes
     self.policy = policy
+    self.secret = secret
   }
 
   /// Performs one action of the catalog on `tables`. Throws `ActionFailure` when the action
@@ -19,7 +26,7 @@ public struct AccountSecurityDomain: Sendable {
   {
     try Actions(
       tables: tables, request: request, context: SessionContext(request.session), codes: codes,
-      policy: policy
+      policy: policy, secret: secret
     ).perform()
   }
 

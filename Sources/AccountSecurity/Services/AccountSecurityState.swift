@@ -40,7 +40,12 @@ public struct AccountSecurityState: Sendable, Hashable {
     routes.first { $0.line == line }?.userID
   }
 
-  static func failureKey(user: String, destination: String) -> String { "\(user)|\(destination)" }
+  /// `user|digest`: failures count per user and destination, and the key names the
+  /// destination only by a keyed digest (no full number outside the profile, SECURITY.md 20).
+  static func failureKey(user: String, destination: String, secret: [UInt8]) -> String {
+    "\(user)|"
+      + String(IssuedCode.hex(IssuedCode.mac(Array(destination.utf8), secret: secret)).prefix(24))
+  }
 
   /// The facts a flow reads about a user, named under `prefix` (`actor.role`, …).
   public func facts(of userID: String, as prefix: String) -> [String: Value]? {

@@ -43,6 +43,8 @@ public protocol AccountSecurityTables: AnyObject {
 public enum Survivor: Sendable, Hashable {
   /// One more failure on the key, and the audit entries that tell of it.
   case failedAttempt(key: String, audit: [AuditEntry])
+  /// Audit entries only (an attempt on a verification that is locked already).
+  case audit([AuditEntry])
 }
 
 extension AccountSecurityTables {
@@ -80,6 +82,8 @@ extension AccountSecurityTables {
       switch survivor {
       case .failedAttempt(let key, let entries):
         try setFailures(key, try failures(key) + 1)
+        for entry in entries { try audit(entry) }
+      case .audit(let entries):
         for entry in entries { try audit(entry) }
       }
     }

@@ -8,6 +8,7 @@ struct Actions<Tables: AccountSecurityTables> {
   let context: SessionContext
   let codes: any CodeGenerator
   let policy: CodePolicy
+  let secret: [UInt8]
 
   var now: Int { request.now }
 
@@ -105,7 +106,8 @@ struct Actions<Tables: AccountSecurityTables> {
     _ = try tables.insertCode(
       IssuedCode(
         id: 0, user: user.id, purpose: purpose, session: context.session,
-        destination: destination.e164, salt: salt, hash: IssuedCode.digest(code, salt: salt),
+        destination: destination.e164, salt: salt,
+        hash: IssuedCode.digest(code, salt: salt, secret: secret),
         issuedAt: now,
         expiresAt: now + ttl))
     try tables.setLastSend(sendKey, now)
@@ -137,18 +139,23 @@ struct Actions<Tables: AccountSecurityTables> {
       $0.purpose == purpose && $0.session == context.session
     }
     let destination = pending?.destination ?? expected
-    let key = AccountSecurityState.failureKey(user: user.id, destination: destination)
+    let key = AccountSecurityState.failureKey(
+      user: user.id, destination: destination, secret: secret)
     var failures = try tables.failures(key)
     if failures >= limit {
-      try audit(
+      let locked = entry(
         .verificationLocked,
         "\(purpose.rawValue) verification is locked for \(PhoneNumber.mask(destination))",
         outcome: "locked")
+      try tables.audit(locked)
+      tables.survive(.audit([locked]))
       return ["ok": .bool(false), "locked": .bool(true), "failures": .int(failures)]
     }
     var ok = false
     if var code = pending {
-      ok = code.matches(typed) && now < code.expiresAt && code.destination == expected
+      ok =
+        code.matches(typed, secret: secret) && now < code.expiresAt
+        && code.destination == expected
       // A code works once, right or wrong in time: a used code is spent.
       if ok {
         code.used = true

@@ -14,6 +14,8 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
   public let codes: any CodeGenerator
   public let policy: CodePolicy
   public let sessionKey: SessionKey
+  /// The 2FA actions, with a secret derived from the session key for code hashes.
+  public let domain: AccountSecurityDomain
   /// Faults to inject, by action name: the next call of that action fails with the message.
   private var faults: [String: String] = [:]
 
@@ -32,6 +34,9 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
     self.codes = codes
     self.policy = policy
     self.sessionKey = sessionKey
+    self.domain = AccountSecurityDomain(
+      codes: codes, policy: policy,
+      secret: IssuedCode.mac(Array("codes v1".utf8), secret: sessionKey.bytes))
   }
 
   /// A copy of everything the services hold now.
@@ -87,7 +92,7 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
       if let fault = faults.removeValue(forKey: request.action) {
         throw ActionFailure(fault)
       }
-      return try AccountSecurityDomain(codes: codes, policy: policy).perform(request, on: tables)
+      return try domain.perform(request, on: tables)
     }
   }
 

@@ -67,7 +67,8 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   // MARK: - Steps
 
   /// Runs `body`; if it throws, every change it made is undone and then the survivors it
-  /// marked are applied again.
+  /// marked are applied again. They stay marked, so an enclosing attempt that fails too undoes
+  /// them with the rest and applies them once more: in the end, once.
   func attempt<T>(_ body: () throws -> T) throws -> T {
     let mark = journal.count
     let survivorMark = survivors.count
@@ -76,7 +77,6 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
     } catch {
       let kept = Array(survivors[survivorMark...])
       while journal.count > mark { undo(journal.removeLast()) }
-      survivors.removeSubrange(survivorMark...)
       try reapply(kept)
       throw error
     }

@@ -65,9 +65,12 @@ public struct SessionEngine: Sendable {
     id: String = SessionID.random()
   ) async throws -> Step {
     let flow = try compile(bytes, path: path)
-    let now = clock.now()
+    let clock = self.clock
     return try await store.write { transaction in
-      try startStep(flow, bytes: bytes, subjects: subjects, id: id, now: now, in: transaction)
+      // The time of a step is read once its transaction holds the lock: a step that waited
+      // for another one is judged at the time it runs (expiry, code lifetimes).
+      try startStep(
+        flow, bytes: bytes, subjects: subjects, id: id, now: clock.now(), in: transaction)
     }
   }
 
@@ -80,10 +83,10 @@ public struct SessionEngine: Sendable {
       preconditionFailure("startNow needs a synchronous store")
     }
     cache.keep(flow)
-    let now = clock.now()
     return try store.writeNow { transaction in
       try startStep(
-        flow, bytes: flow.sourceBytes, subjects: subjects, id: id, now: now, in: transaction)
+        flow, bytes: flow.sourceBytes, subjects: subjects, id: id, now: clock.now(),
+        in: transaction)
     }
   }
 
@@ -126,10 +129,10 @@ public struct SessionEngine: Sendable {
   public func send(
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil
   ) async throws -> Step {
-    let now = clock.now()
     let result = try await store.write { transaction in
       try sendStep(
-        id, event: event, payload: payload, expectedSeq: expectedSeq, now: now, in: transaction)
+        id, event: event, payload: payload, expectedSeq: expectedSeq, now: clock.now(),
+        in: transaction)
     }
     return try result.get(id)
   }
@@ -141,10 +144,10 @@ public struct SessionEngine: Sendable {
     guard let store = store as? any SynchronousSessionStore else {
       preconditionFailure("sendNow needs a synchronous store")
     }
-    let now = clock.now()
     return try store.writeNow { transaction in
       try sendStep(
-        id, event: event, payload: payload, expectedSeq: expectedSeq, now: now, in: transaction)
+        id, event: event, payload: payload, expectedSeq: expectedSeq, now: clock.now(),
+        in: transaction)
     }.get(id)
   }
 
@@ -244,7 +247,13 @@ public struct SessionEngine: Sendable {
       let session = try Session.unpack(
         row.body, id: row.id, for: flow, key: transaction.sessionKey)
       cache.keep(flow)
-      guard session.id == row.id, session.seq == row.seq, session.state == row.state else {
+      // The columns are for tools; they must say what the signed body says.
+      guard session.id == row.id, session.seq == row.seq, session.state == row.state,
+        session.outcome == row.outcome, session.startedAt == row.startedAt,
+        session.updatedAt == row.updatedAt, session.expiresAt == row.expiresAt,
+        (session.subjects["actor"] ?? "") == row.actor, session.flowID == row.flowID,
+        session.flowVersion == row.flowVersion
+      else {
         throw Session.DecodingError(message: "the session's columns do not match its body")
       }
       return (row, flow, session)

@@ -15,6 +15,32 @@ public struct SessionKey: Sendable {
     return SessionKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })!
   }
 
+  /// A key from 64 (or more, an even number of) hexadecimal digits.
+  public init?(hex: String) {
+    let digits = Array(hex.utf8)
+    guard digits.count >= 64, digits.count % 2 == 0 else { return nil }
+    var bytes: [UInt8] = []
+    for index in stride(from: 0, to: digits.count, by: 2) {
+      guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else {
+        return nil
+      }
+      bytes.append(high << 4 | low)
+    }
+    self.bytes = bytes
+  }
+
+  /// The key as hexadecimal digits (for the file that keeps it).
+  public var hex: String { Self.hex(bytes) }
+
+  private static func nibble(_ digit: UInt8) -> UInt8? {
+    switch digit {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+    default: nil
+    }
+  }
+
   /// A key from stored bytes (at least 32).
   public init?(bytes: [UInt8]) {
     guard bytes.count >= 32 else { return nil }

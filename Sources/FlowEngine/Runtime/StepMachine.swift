@@ -4,13 +4,15 @@
 /// commit this session, or reject with this reason. It performs nothing itself, so every
 /// driver (the runner, the durable engine, the path explorer, the harness and dry runs) moves
 /// sessions the same way, and nothing can move a session without performing its actions: the
-/// only way to a `.commit` is through every `.perform` of the step.
+/// only way to a `.commit` is through every `.perform` of the step. It is internal to the
+/// engine: code outside drives sessions through `SessionEngine` or `FlowRunner`, which perform
+/// every action through the services, so no caller can answer an action's request itself.
 ///
 /// Run to completion (the event's transition, then `always` transitions until none holds),
 /// the `always` bound and the trace live here.
-public struct StepMachine: Sendable {
+struct StepMachine: Sendable {
   /// What the caller does next.
-  public enum Next: Sendable {
+  enum Next: Sendable {
     /// Perform this action (inside the step's transaction), then call `succeeded` or `failed`.
     case perform(ActionRequest)
     /// The session entered a state (reported only when `reportsEntries`); call `proceed`.
@@ -30,10 +32,10 @@ public struct StepMachine: Sendable {
     case finished
   }
 
-  public let machine: FlowMachine
-  public var flow: CompiledFlow { machine.flow }
+  let machine: FlowMachine
+  var flow: CompiledFlow { machine.flow }
   /// The session as it was before the step.
-  public let original: Session
+  let original: Session
   private var working: Session
   private let now: Int
   private var phase = Phase.idle
@@ -47,14 +49,14 @@ public struct StepMachine: Sendable {
   private var factsHold: Bool
   /// When true, the machine stops after entering each state with `.entered` (the path
   /// explorer checks properties there).
-  public var reportsEntries = false
+  var reportsEntries = false
   /// When false, the session's maximum age is not enforced (the path explorer explores the
   /// flow's own logic; expiry is the engine's, the same for every event).
-  public var enforcesMaxAge = true
+  var enforcesMaxAge = true
 
   /// A step of `session` at time `now`, with the facts the directory gives now (by slot name,
   /// `actor.role`) and their version, which must equal the one the session kept.
-  public init(
+  init(
     machine: FlowMachine, session: Session, facts: [String: Value], factsVersion: [Int], now: Int
   ) {
     self.machine = machine
@@ -69,10 +71,10 @@ public struct StepMachine: Sendable {
   }
 
   /// The session of this step with the directory's facts filled in (for previews).
-  public var sessionWithFacts: Session { working }
+  var sessionWithFacts: Session { working }
 
   /// Runs the start state's `always` transitions of a new session.
-  public mutating func start() -> Next {
+  mutating func start() -> Next {
     precondition(isIdle, "a step machine runs one step")
     event = nil
     return proceedAlways()
@@ -80,7 +82,7 @@ public struct StepMachine: Sendable {
 
   /// Handles an event: its transition (after checking the payload and guards), then `always`
   /// transitions until none holds.
-  public mutating func receive(_ name: String, payload: [String: Value]) -> Next {
+  mutating func receive(_ name: String, payload: [String: Value]) -> Next {
     precondition(isIdle, "a step machine runs one step")
     event = name
     rawPayload = payload
@@ -101,7 +103,7 @@ public struct StepMachine: Sendable {
   }
 
   /// The action asked for by the last `.perform` succeeded with these results.
-  public mutating func succeeded(_ results: [String: Value]) -> Next {
+  mutating func succeeded(_ results: [String: Value]) -> Next {
     guard case .performing(let choice, let index) = phase else {
       preconditionFailure("no action is being performed")
     }
@@ -112,7 +114,7 @@ public struct StepMachine: Sendable {
   }
 
   /// The action asked for by the last `.perform` refused: the step is rejected.
-  public mutating func failed(_ failure: ActionFailure) -> Next {
+  mutating func failed(_ failure: ActionFailure) -> Next {
     guard case .performing(let choice, let index) = phase else {
       preconditionFailure("no action is being performed")
     }
@@ -121,7 +123,7 @@ public struct StepMachine: Sendable {
   }
 
   /// Continues after an `.entered` report.
-  public mutating func proceed() -> Next {
+  mutating func proceed() -> Next {
     guard case .enteredState = phase else { preconditionFailure("nothing to proceed from") }
     return proceedAlways()
   }
@@ -229,7 +231,7 @@ extension StepMachine {
   /// Drives the machine to its end, performing each action with `perform`. An `ActionFailure`
   /// thrown by `perform` is the action refusing (the step is rejected); any other error is an
   /// infrastructure failure and is rethrown, never dressed up as a rejection.
-  public mutating func run(
+  mutating func run(
     from first: Next, perform: (ActionRequest) throws -> [String: Value],
     entered: ((Int, Session) -> Void)? = nil
   ) throws -> Next {
