@@ -3,8 +3,9 @@ internal import Crypto
 internal import FlowEngine
 internal import Foundation
 
-/// Seals outbox messages (which carry codes in clear, for the provider) with a key derived
-/// from the store's, so that a copy of the database file shows no code (SECURITY.md 6).
+/// Seals outbox messages (which carry codes in clear, for the provider), and the numbers codes
+/// were sent to and changed from, with a key derived from the store's, so that a copy of the
+/// database file shows no code and no full number outside the profile (SECURITY.md 6, 20).
 struct OutboxSealer: Sendable {
   private let keyBytes: [UInt8]
 
@@ -21,6 +22,16 @@ struct OutboxSealer: Sendable {
   }
 
   private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
+
+  /// A text (a phone number) sealed, for columns that must not show it.
+  func sealText(_ text: String) throws -> [UInt8] {
+    Array(try ChaChaPoly.seal(Array(text.utf8), using: key).combined)
+  }
+
+  func openText(_ sealed: [UInt8]) throws -> String {
+    let box = try ChaChaPoly.SealedBox(combined: sealed)
+    return String(decoding: try ChaChaPoly.open(box, using: key), as: UTF8.self)
+  }
 
   func seal(_ message: OutboundMessage) throws -> [UInt8] {
     let plain = try JSONEncoder().encode(message)

@@ -46,7 +46,7 @@ enum SQLiteSchema {
             BEGIN UPDATE users SET version = version + 1 WHERE id = NEW.user; END;
           CREATE TABLE codes (
             id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, purpose TEXT NOT NULL,
-            session TEXT NOT NULL, destination TEXT NOT NULL, salt BLOB NOT NULL,
+            session TEXT NOT NULL, destination BLOB NOT NULL, salt BLOB NOT NULL,
             hash BLOB NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
             used INTEGER NOT NULL DEFAULT 0, invalidated INTEGER NOT NULL DEFAULT 0);
           CREATE INDEX codes_active ON codes(user) WHERE used = 0 AND invalidated = 0;
@@ -54,8 +54,8 @@ enum SQLiteSchema {
           CREATE TABLE failure_counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL);
           CREATE TABLE last_sends (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
           CREATE TABLE phone_changes (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, previous TEXT NOT NULL,
-            current TEXT NOT NULL, session TEXT NOT NULL, at INTEGER NOT NULL);
+            id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, previous BLOB NOT NULL,
+            current BLOB NOT NULL, session TEXT NOT NULL, at INTEGER NOT NULL);
           CREATE INDEX phone_changes_session ON phone_changes(session, user);
           CREATE TABLE audit (
             id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL,

@@ -103,9 +103,11 @@ final class SQLiteTables: AccountSecurityTables {
     }
     let salt: Data = row["salt"]
     let hash: Data = row["hash"]
+    let destination: Data = row["destination"]
     var code = IssuedCode(
       id: row["id"], user: row["user"], purpose: parsed, session: row["session"],
-      destination: row["destination"], salt: [UInt8](salt), hash: [UInt8](hash),
+      destination: try sealer.openText([UInt8](destination)), salt: [UInt8](salt),
+      hash: [UInt8](hash),
       issuedAt: row["issued_at"], expiresAt: row["expires_at"])
     code.used = row["used"]
     code.invalidated = row["invalidated"]
@@ -120,7 +122,8 @@ final class SQLiteTables: AccountSecurityTables {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
     ).execute(arguments: [
-      code.user, code.purpose.rawValue, code.session, code.destination, Data(code.salt),
+      code.user, code.purpose.rawValue, code.session, Data(try sealer.sealText(code.destination)),
+      Data(code.salt),
       Data(code.hash), code.issuedAt, code.expiresAt, code.used, code.invalidated,
     ])
     return Int(db.lastInsertedRowID)
@@ -131,13 +134,14 @@ final class SQLiteTables: AccountSecurityTables {
       arguments: [code.used, code.invalidated, code.id])
   }
 
+  /// The destination of a code rests sealed (no full number outside the profile tables), so
+  /// the few used codes of the session are opened and compared here.
   func hasUsedCode(user: String, destination: String, session: String) throws -> Bool {
-    try Bool.fetchOne(
+    try Data.fetchAll(
       db.cachedStatement(
-        sql: """
-          SELECT EXISTS (SELECT 1 FROM codes WHERE session = ? AND user = ? AND destination = ?
-            AND used = 1)
-          """), arguments: [session, user, destination]) ?? false
+        sql: "SELECT destination FROM codes WHERE session = ? AND user = ? AND used = 1"),
+      arguments: [session, user]
+    ).contains { try sealer.openText([UInt8]($0)) == destination }
   }
 
   func failures(_ key: String) throws -> Int {
@@ -210,10 +214,10 @@ final class SQLiteTables: AccountSecurityTables {
             SELECT * FROM phone_changes WHERE session = ? AND user = ? ORDER BY id DESC LIMIT 1
             """), arguments: [session, user])
     else { return nil }
-    let previous: String = row["previous"]
-    let current: String = row["current"]
-    guard let before = try? PhoneNumber(parsing: previous),
-      let after = try? PhoneNumber(parsing: current)
+    let previous: Data = row["previous"]
+    let current: Data = row["current"]
+    guard let before = try? PhoneNumber(parsing: try sealer.openText([UInt8](previous))),
+      let after = try? PhoneNumber(parsing: try sealer.openText([UInt8](current)))
     else { throw StoreIntegrityError("a number change this version cannot read") }
     return PhoneChange(
       user: row["user"], previous: before, current: after, session: row["session"], at: row["at"])
@@ -224,7 +228,8 @@ final class SQLiteTables: AccountSecurityTables {
       sql:
         "INSERT INTO phone_changes (user, previous, current, session, at) VALUES (?, ?, ?, ?, ?)"
     ).execute(arguments: [
-      change.user, change.previous.e164, change.current.e164, change.session, change.at,
+      change.user, Data(try sealer.sealText(change.previous.e164)),
+      Data(try sealer.sealText(change.current.e164)), change.session, change.at,
     ])
   }
 

@@ -104,6 +104,35 @@ struct SQLiteStoreTests {
     #expect(keys.count == 1 && keys[0].hasPrefix("ada|") && !keys[0].contains("+1555"))
   }
 
+  /// SECURITY.md 20: full numbers only in the profile (and in the simulated phone of a dry-run
+  /// store); the staged new number of a session is the one the issue allows in a row.
+  @Test("no full phone number rests outside the profile")
+  func numbersOnlyInTheProfile() async throws {
+    let store = try StoreFixture(.sqlite)
+    let sqlite = try #require(store.sqlite)
+    let own = try await store.start(ownFlow, actor: "ada").session.id
+    try await store.send(own, "disable2FA")
+    let code = try #require(try await store.lastCode(to: "+15550100001"))
+    try await store.send(own, "submitCode", ["code": .string(code)])
+    let team = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
+    try await store.send(team, "editPhone", ["phone": .string("+15550108888")])
+    #expect(try await store.send(team, "save").session.outcome == "completed")
+    let tables = try await sqlite.query(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).map { $0[0] }
+    for table in tables where !["phone_numbers", "inbox", "sessions"].contains(table) {
+      let text = try await sqlite.query("SELECT * FROM \(table)").flatMap { $0 }.joined(
+        separator: "|")
+      for number in ["+15550100001", "+15550100003", "+15550108888"] {
+        #expect(!text.contains(number), "\(table) holds \(number)")
+      }
+    }
+    let bodies = try await sqlite.query("SELECT body FROM sessions").flatMap { $0 }.joined()
+    #expect(!bodies.contains("+15550100001") && !bodies.contains("+15550100003"))
+    #expect(try await store.user("tess").phone.e164 == "+15550108888")
+    #expect(try await sqlite.inbox(of: "+15550100003").count == 1, "Tess's old phone was told")
+  }
+
   @Test("a store opened with another key is refused")
   func wrongKey() throws {
     let store = try StoreFixture(.sqlite)
