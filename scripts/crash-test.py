@@ -158,8 +158,10 @@ STEP = re.compile(r"\(seq (\d+)\)$")
 
 def check(store, acknowledged, counters):
     counters["checks"] += 1
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
+    # One read transaction: a consistent snapshot while the other processes keep committing.
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30, isolation_level=None)
     try:
+        db.execute("BEGIN")
         integrity = db.execute("PRAGMA integrity_check").fetchall()
         if integrity != [("ok",)]:
             fail(f"integrity_check: {integrity}")
