@@ -48,6 +48,7 @@ def main():
     sessions = []  # ids of open sessions we keep stepping
     counters = {"started": 0, "steps": 0, "rejected": 0, "conflicts": 0, "killed": 0, "checks": 0}
     running = []  # (process, kind, session)
+    last_seq = {}  # session -> the highest seq a process acknowledged
     phone = [0]
 
     def next_phone():
@@ -75,6 +76,10 @@ def main():
             else:
                 argv = ["session", "send", session, "cancel"]
             kind = "send"
+            # Some steps name the seq they expect (the last one acknowledged): racing steps
+            # then conflict instead of both applying.
+            if session in last_seq and rng.random() < 0.4:
+                argv += ["--seq", str(last_seq[session])]
         process = subprocess.Popen([args.flowctl] + argv + ["--store", store, "--json"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         running.append((process, kind, session))
@@ -89,6 +94,7 @@ def main():
             step = json.loads(out.strip().splitlines()[-1])
             if status == 0:
                 acknowledged.append((step["session"], step["seq"]))
+                last_seq[step["session"]] = max(last_seq.get(step["session"], 0), step["seq"])
                 counters["steps"] += 1
                 if kind == "start":
                     counters["started"] += 1
