@@ -26,6 +26,50 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
   }
 
   public init(parsing text: String) throws(ParseError) {
+    // Bytes, not Characters: this runs for every number a step reads, types or shows.
+    var digits: [UInt8] = [UInt8(ascii: "+")]
+    digits.reserveCapacity(16)
+    var started = false
+    var trailingSpace = false
+    for byte in text.utf8 {
+      if !started {
+        if byte == UInt8(ascii: " ") || byte == 9 || byte == 10 || byte == 13 { continue }
+        guard byte == UInt8(ascii: "+") else {
+          if byte < 0x80 { throw .missingPlus }
+          self = try Self(slowParsing: text)
+          return
+        }
+        started = true
+        continue
+      }
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"):
+        if trailingSpace {
+          self = try Self(slowParsing: text)
+          return
+        }
+        digits.append(byte)
+      case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "("),
+        UInt8(ascii: ")"):
+        continue
+      case 9, 10, 13:
+        trailingSpace = true
+      default:
+        self = try Self(slowParsing: text)
+        return
+      }
+    }
+    guard started else { throw .missingPlus }
+    let count = digits.count - 1
+    guard count == 0 || digits[1] != UInt8(ascii: "0") else { throw .leadingZero }
+    guard count >= 8 else { throw .tooShort(digits: count) }
+    guard count <= 15 else { throw .tooLong(digits: count) }
+    e164 = String(decoding: digits, as: UTF8.self)
+  }
+
+  /// The same rules over Characters, for text with anything but ASCII digits and separators
+  /// (it finds the character to name in the error).
+  private init(slowParsing text: String) throws(ParseError) {
     let trimmed = text.trimmingWhitespace()
     guard trimmed.first == "+" else { throw .missingPlus }
     var digits = ""
@@ -51,6 +95,14 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
 
   /// Masks any text as a phone number would be; short text is hidden entirely.
   public static func mask(_ text: String) -> String {
+    let bytes = Array(text.utf8)
+    if bytes.allSatisfy({ $0 < 0x80 }) {
+      guard bytes.count > 6 else { return String(repeating: "*", count: bytes.count) }
+      var out = Array(bytes.prefix(2))
+      out += repeatElement(UInt8(ascii: "*"), count: bytes.count - 6)
+      out += bytes.suffix(4)
+      return String(decoding: out, as: UTF8.self)
+    }
     let characters = Array(text)
     guard characters.count > 6 else { return String(repeating: "*", count: characters.count) }
     return String(characters.prefix(2)) + String(repeating: "*", count: characters.count - 6)

@@ -1,5 +1,6 @@
 public import FlowEngine
 internal import Foundation
+internal import Synchronization
 
 /// The 2FA services in memory: the directory, codes, delivery into simulated inboxes, the
 /// audit log and call routing. Used by tests and dry runs; nothing leaves the process.
@@ -80,7 +81,7 @@ public final class InMemoryAccountSecurity: FlowServices, @unchecked Sendable {
   }
 
   public func facts(of subjects: [String: String]) -> [String: Value]? {
-    lock.withLock { try? tables.facts(of: subjects) } ?? nil
+    lock.withLock { try? tables.currentFacts(of: subjects) } ?? nil
   }
 
   public func factsVersion(of subjects: [String: String]) -> [Int]? {
@@ -172,7 +173,17 @@ struct SessionContext {
 
 /// Formats audit times: ISO 8601, UTC, to the second.
 public enum AuditTime {
+  /// The last time formatted: steps of the same second share it.
+  private static let last = Mutex<(seconds: Int, text: String)>((Int.min, ""))
+
   public static func iso8601(_ seconds: Int) -> String {
+    if let text = last.withLock({ $0.seconds == seconds ? $0.text : nil }) { return text }
+    let text = format(seconds)
+    last.withLock { $0 = (seconds, text) }
+    return text
+  }
+
+  private static func format(_ seconds: Int) -> String {
     var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
     let rest = seconds - days * 86_400
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

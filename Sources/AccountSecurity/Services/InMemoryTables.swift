@@ -15,6 +15,9 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   private var newestCodeMessage: [String: Int] = [:]
   private var codeIndex: [Int: Int] = [:]
   private var deliveriesInStep = 0
+  /// The facts last read, with the subjects and versions they were read at: a session's next
+  /// step reads the same subjects, and their facts change only with their versions.
+  private var lastFacts: (subjects: [String: String], versions: [Int], facts: [String: Value])?
 
   private enum Undo {
     case user(String, User?, version: Int?)
@@ -34,6 +37,8 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
 
   /// Replaces the whole state (test set-up, the explorer's restore): indexes are rebuilt.
   func replace(_ change: (inout AccountSecurityState) -> Void) {
+    // A replaced state may bring back older versions with other contents (the explorer).
+    lastFacts = nil
     let before = state.users
     let versionsBefore = state.userVersions
     change(&state)
@@ -140,6 +145,17 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
   private func insertSorted(_ value: Int, into list: inout [Int]) {
     let position = list.firstIndex { $0 > value } ?? list.count
     list.insert(value, at: position)
+  }
+
+  /// `facts(of:)`, from the last read when the subjects' versions have not moved since.
+  func currentFacts(of subjects: [String: String]) throws -> [String: Value]? {
+    guard let versions = try factsVersion(of: subjects) else { return nil }
+    if let last = lastFacts, last.versions == versions, last.subjects == subjects {
+      return last.facts
+    }
+    let facts = try facts(of: subjects)
+    if let facts { lastFacts = (subjects, versions, facts) }
+    return facts
   }
 
   // MARK: - Reads for tools
