@@ -45,14 +45,21 @@ enum StoreBench {
 
     """
 
+  /// A step the benchmark expected to be accepted was not: its figures would be meaningless.
+  struct Rejected: Error, CustomStringConvertible {
+    var event: String
+    var trace: StepTrace
+    var description: String { "\(event) rejected: \(trace.rejection.map { "\($0)" } ?? "?")" }
+  }
+
   /// A world with one admin with 2FA on.
-  static func world() -> AccountSecurityState {
+  static func world() throws -> AccountSecurityState {
     var state = AccountSecurityState()
     state.add(Account(id: "acme", name: "Acme"))
     state.add(
       User(
         id: "ada", name: "Ada", role: .admin, account: "acme",
-        phone: try! PhoneNumber(parsing: "+15550100001"), email: "ada@example.test",
+        phone: try PhoneNumber(parsing: "+15550100001"), email: "ada@example.test",
         twoFactor: TwoFactorSettings(enabled: true)))
     return state
   }
@@ -88,11 +95,11 @@ enum StoreBench {
   }
 
   /// An engine on a new in-memory store of `world()`.
-  static func inMemoryEngine(codes: any CodeGenerator = SecureCodeGenerator()) -> (
+  static func inMemoryEngine(codes: any CodeGenerator = SecureCodeGenerator()) throws -> (
     SessionEngine, ManualClock
   ) {
     let clock = ManualClock()
-    let services = InMemoryAccountSecurity(state: world(), clock: clock, codes: codes)
+    let services = InMemoryAccountSecurity(state: try world(), clock: clock, codes: codes)
     let engine = SessionEngine(
       store: InMemoryStore(services: services), catalog: AccountSecurityCatalog.catalog,
       clock: clock, logger: quiet)
@@ -101,7 +108,7 @@ enum StoreBench {
 
   /// Only the 3-state cycle, for profilers (`flow-bench store-cycle N`).
   static func cycle(_ steps: Int) throws {
-    let (engine, _) = inMemoryEngine()
+    let (engine, _) = try inMemoryEngine()
     let flow = try engine.flow(Array(cycleFlow.utf8))
     let id = try engine.startNow(flow: flow, subjects: ["actor": "ada", "target": "ada"]).session.id
     for _ in 0..<steps { _ = try engine.sendNow(session: id, event: "next", payload: [:]) }
@@ -110,7 +117,7 @@ enum StoreBench {
   /// Only in-memory own-number procedures, for profilers (`flow-bench store-own N`).
   static func own(_ count: Int) throws {
     let codes = RecordingCodes()
-    let (engine, clock) = inMemoryEngine(codes: codes)
+    let (engine, clock) = try inMemoryEngine(codes: codes)
     for index in 0..<count {
       try procedure(
         index, clock: clock, codes: codes,
@@ -131,7 +138,7 @@ enum StoreBench {
     let codes = RecordingCodes()
     let store = try SQLiteStore.create(
       path: folder.appendingPathComponent("steps-\(synchronous.rawValue).sqlite").path,
-      world: world(), force: true, synchronous: synchronous,
+      world: try world(), force: true, synchronous: synchronous,
       codes: codes, clock: clock)
     let engine = SessionEngine(
       store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)
@@ -152,7 +159,7 @@ enum StoreBench {
         var resolved = payload
         if resolved["code"] != nil { resolved["code"] = .string(codes.lastCode) }
         let step = try await engine.send(session: id, event: event, payload: resolved)
-        guard step.accepted else { fatalError("\(event) rejected: \(step.trace.rejection!)") }
+        guard step.accepted else { throw Rejected(event: event, trace: step.trace) }
         steps += 1
       }
     }
@@ -201,7 +208,7 @@ enum StoreBench {
     print("in-memory store: cost per 2FA step as history grows (own-number procedures)")
     do {
       let codes = RecordingCodes()
-      let (engine, clock) = inMemoryEngine(codes: codes)
+      let (engine, clock) = try inMemoryEngine(codes: codes)
       var recorded = 0
       var index = 0
       func procedures(_ count: Int) throws -> Double {
@@ -216,7 +223,7 @@ enum StoreBench {
             },
             send: { id, event, payload in
               let step = try engine.sendNow(session: id, event: event, payload: payload)
-              guard step.accepted else { fatalError("\(event) rejected: \(step.trace.rejection!)") }
+              guard step.accepted else { throw Rejected(event: event, trace: step.trace) }
             })
           index += 1
           steps += 7
@@ -241,7 +248,7 @@ enum StoreBench {
 
     print("3-state cycle: the full engine (in-memory store) beside a hand-written switch")
     do {
-      let (engine, _) = inMemoryEngine()
+      let (engine, _) = try inMemoryEngine()
       let flow = try engine.flow(Array(cycleFlow.utf8))
       let id = try engine.startNow(flow: flow, subjects: ["actor": "ada", "target": "ada"])
         .session.id
@@ -281,7 +288,7 @@ enum StoreBench {
     do {
       let clock = ManualClock()
       let store = try SQLiteStore.create(
-        path: folder.appendingPathComponent("size.sqlite").path, world: world(),
+        path: folder.appendingPathComponent("size.sqlite").path, world: try world(),
         synchronous: .normal, clock: clock)
       let engine = SessionEngine(
         store: store, catalog: AccountSecurityCatalog.catalog, clock: clock, logger: quiet)

@@ -25,9 +25,9 @@ extension Session {
     Self.put(startedAt, into: &out)
     Self.put(updatedAt &- startedAt, into: &out)
     Self.put(expiresAt &- startedAt, into: &out)
-    for name in subjects.keys.sorted() {
+    for (name, subject) in subjects.sorted(by: { $0.key < $1.key }) {
       Self.put(Array(name.utf8), into: &out)
-      Self.put(Array(subjects[name]!.utf8), into: &out)
+      Self.put(Array(subject.utf8), into: &out)
     }
     Self.put(factsVersion.count, into: &out)
     for version in factsVersion { Self.put(version, into: &out) }

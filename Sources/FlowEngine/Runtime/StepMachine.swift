@@ -198,13 +198,13 @@ struct StepMachine: Sendable {
     _ action: CompiledAction, arguments: [String: Value], results: [String: Value]
   ) -> EffectTrace {
     let signature = flow.catalog.actions[action.name]
-    let shownArguments = arguments.keys.sorted().map { name -> GuardTrace.Named in
+    let shownArguments = arguments.sorted { $0.key < $1.key }.map { name, value in
       let type = signature?.parameters.first { $0.name == name }?.type ?? .string
-      return .init(name: name, value: machine.display(arguments[name]!, as: type))
+      return GuardTrace.Named(name: name, value: machine.display(value, as: type))
     }
-    let shownResults = results.keys.sorted().map { name -> GuardTrace.Named in
+    let shownResults = results.sorted { $0.key < $1.key }.map { name, value in
       let type = signature?.result.first { $0.name == name }?.type ?? .string
-      return .init(name: name, value: machine.display(results[name]!, as: type))
+      return GuardTrace.Named(name: name, value: machine.display(value, as: type))
     }
     return EffectTrace(action: action.name, arguments: shownArguments, results: shownResults)
   }
@@ -214,11 +214,11 @@ struct StepMachine: Sendable {
   private func displayed(_ payload: [String: Value], event: String?) -> [GuardTrace.Named] {
     if payload.isEmpty { return [] }
     let fields = event.flatMap { flow.eventIndex[$0] }.map { flow.events[$0].fields } ?? []
-    return payload.keys.sorted().map { name in
+    return payload.sorted { $0.key < $1.key }.map { name, value in
       guard let field = fields.first(where: { $0.name == name }) else {
-        return .init(name: name, value: "[hidden]")
+        return GuardTrace.Named(name: name, value: "[hidden]")
       }
-      switch machine.normalize(payload[name]!, as: field.type) {
+      switch machine.normalize(value, as: field.type) {
       case .success(let normalized):
         return .init(name: name, value: machine.display(normalized, as: field.type))
       case .failure: return .init(name: name, value: "[invalid]")
