@@ -13,8 +13,9 @@ struct Flowctl: AsyncParsableCommand {
 
         flowctl validate flows/*.yaml
 
-      Dry runs keep everything in memory (flowctl run). Sessions that outlive a process live in
-      a store file (flowctl store init, then flowctl session start/send/show).
+      Dry runs keep everything in memory (flowctl run). Sessions that outlive a
+      process live in a store file (flowctl store init, then flowctl session
+      start/send/show).
       """,
     version: "0.2.0",
     subcommands: [

@@ -10,16 +10,21 @@ struct SessionCommand: ParsableCommand {
     commandName: "session",
     abstract: "Start, step and show sessions kept in a store, one process per step.",
     discussion: """
-      Nothing persists between commands but the store file: each step loads the session,
-      reads the directory's facts, performs the flow's actions and commits the new session
-      (its seq one higher), the directory's changes, the audit and the outbox together, then
-      delivers. A session runs on the flow text it started on, even after the file changes.
+      Nothing persists between commands but the store file: each step loads the
+      session, reads the directory's facts, performs the flow's actions and
+      commits the new session (its seq one higher), the directory's changes, the
+      audit and the outbox together, then delivers. A session runs on the flow
+      text it started on, even after the file changes.
 
-      Example (the own-number procedure; the code is read off the simulated phone):
-        flowctl store init build/team.sqlite --world examples/team.yaml
-        id=$(flowctl session start flows/update-own-2fa-phone.yaml --store build/team.sqlite --actor ada --json | jq -r .session)
-        flowctl session send "$id" disable2FA --store build/team.sqlite
-        flowctl session send "$id" submitCode code=$(flowctl store inbox build/team.sqlite +15550100001 --last-code) --store build/team.sqlite
+      Example (the own-number procedure; the code is read off the simulated
+      phone):
+        s=build/team.sqlite
+        flowctl store init $s --world examples/team.yaml
+        id=$(flowctl session start flows/update-own-2fa-phone.yaml \\
+          --store $s --actor ada --json | jq -r .session)
+        flowctl session send "$id" disable2FA --store $s
+        code=$(flowctl store inbox $s +15550100001 --last-code)
+        flowctl session send "$id" submitCode code=$code --store $s
       """,
     subcommands: [SessionStartCommand.self, SessionSendCommand.self, SessionShowCommand.self]
   )
@@ -101,11 +106,12 @@ struct SessionStartCommand: AsyncParsableCommand {
     commandName: "start",
     abstract: "Start a session of a flow on a store and print its first step.",
     discussion: """
-      The store keeps the flow's text by content hash; the session runs on it until it ends.
-      The session id (128-bit random) is printed, and with --json is the "session" field.
+      The store keeps the flow's text by content hash; the session runs on it
+      until it ends. The session id (128-bit random) is printed, and with --json
+      is the "session" field.
 
-      Exit status: 0 started; 1 invalid flow or unknown user; 3 the start was rejected; 5 a
-      store error.
+      Exit status: 0 started; 1 invalid flow or unknown user; 3 the start was
+      rejected; 5 a store error.
       """
   )
 
@@ -140,15 +146,17 @@ struct SessionSendCommand: AsyncParsableCommand {
     commandName: "send",
     abstract: "Send one event to a session kept in a store.",
     discussion: """
-      The payload is given as FIELD=VALUE pairs (editPhone phone=+15550109999; submitCode
-      code=123456); values are checked against the event's declared fields. With --seq, the
-      step applies only if the session is still at that seq (flowctl session show prints it);
-      if another step came first, nothing changes and the exit status is 4.
+      The payload is given as FIELD=VALUE pairs (editPhone phone=+15550109999;
+      submitCode code=123456); values are checked against the event's declared
+      fields. With --seq, the step applies only if the session is still at that
+      seq (flowctl session show prints it); if another step came first, nothing
+      changes and the exit status is 4.
 
-      Exit status: 0 accepted; 1 bad input (a malformed FIELD=VALUE) or unknown session;
-      3 rejected (the reason is printed; nothing changed but the audit log); 4 conflict (a
-      stale --seq); 5 a store error (the store file is missing its tables, locked past the
-      timeout, full, or a session row was tampered with).
+      Exit status: 0 accepted; 1 bad input (a malformed FIELD=VALUE) or unknown
+      session; 3 rejected (the reason is printed; nothing changed but the audit
+      log); 4 conflict (a stale --seq); 5 a store error (no store tables, a
+      missing or wrong key, the file locked past the timeout or full, a session
+      row tampered with).
       """
   )
 
@@ -198,10 +206,12 @@ struct SessionShowCommand: AsyncParsableCommand {
     commandName: "show",
     abstract: "Show a session kept in a store: its flow text, state and seq.",
     discussion: """
-      --json prints {"id", "flow", "version", "contentHash", "state", "seq", "final",
-      "outcome", "startedAt", "updatedAt", "expiresAt"}, times in ISO 8601 UTC.
+      --json prints {"id", "flow", "version", "contentHash", "state", "seq",
+      "final", "outcome", "startedAt", "updatedAt", "expiresAt"}, times in ISO
+      8601 UTC.
 
-      Exit status: 0 shown; 1 unknown session; 5 a store error (a tampered row included).
+      Exit status: 0 shown; 1 unknown session; 5 a store error (a tampered row
+      included).
       """
   )
 

@@ -10,10 +10,10 @@ struct StoreCommand: ParsableCommand {
     commandName: "store",
     abstract: "Create and inspect a store: the SQLite file where sessions live between processes.",
     discussion: """
-      A store holds the directory (accounts, users, phone numbers, 2FA settings, call routes),
-      every session with the flow text it runs on, codes (hashes only), failure counters, the
-      audit log and the outbox. A dry-run store, made from a world file, delivers into
-      simulated inboxes kept in the file.
+      A store holds the directory (accounts, users, phone numbers, 2FA settings,
+      call routes), every session with the flow text it runs on, codes (hashes
+      only), failure counters, the audit log and the outbox. A dry-run store, made
+      from a world file, delivers into simulated inboxes kept in the file.
 
       Examples:
         flowctl store init build/team.sqlite --world examples/team.yaml
@@ -32,14 +32,15 @@ struct StoreInitCommand: ParsableCommand {
     commandName: "init",
     abstract: "Create a dry-run store with a world file's accounts, users and call routes.",
     discussion: """
-      The store gets a new random key, written to PATH.key (readable by its owner only; the
-      environment variable FLOWENGINE_STORE_KEY, 64 hex digits, may hold it instead). The key
-      signs the store's sessions (a row changed by hand is refused), keys its code hashes and
-      seals its outbox; the store file keeps none of it, so keep the key apart from copies of
-      the file. Deliveries go to simulated inboxes (flowctl store inbox).
+      The store gets a new random key, written to PATH.key (readable by its owner
+      only; the environment variable FLOWENGINE_STORE_KEY, 64 hex digits, may hold
+      it instead). The key signs the store's sessions (a row changed by hand is
+      refused), keys its code hashes and seals its outbox; the store file keeps
+      none of it, so keep the key apart from copies of the file. Deliveries go to
+      simulated inboxes (flowctl store inbox).
 
-      Exit status: 0 created; 1 the world file is invalid or the file exists (without --force);
-      5 the file cannot be written.
+      Exit status: 0 created; 1 the world file is invalid or the file exists
+      (without --force); 5 the file cannot be written.
       """
   )
 
@@ -78,9 +79,10 @@ struct StoreInboxCommand: AsyncParsableCommand {
     commandName: "inbox",
     abstract: "Show what a dry-run store delivered to a phone number or email address.",
     discussion: """
-      Delivers whatever is still queued first. Each line is the delivery's time, channel, key
-      (session:seq:index) and message, oldest first. With --last-code, only the code of the
-      newest message that carries one (exit 1 when there is none). Refused on a live store.
+      Delivers whatever is still queued first. Each line is the delivery's time,
+      channel, key (session:seq:index) and message, oldest first. With
+      --last-code, only the code of the newest message that carries one (exit 1
+      when there is none). Refused on a live store.
       """
   )
 
@@ -124,9 +126,9 @@ struct StoreAuditCommand: AsyncParsableCommand {
     commandName: "audit",
     abstract: "Print a store's audit log, one entry per line, oldest first.",
     discussion: """
-      Every step, rejection, conflict, code sent, verification, 2FA change, number change and
-      failed delivery, with its UTC time, actor, target, account, flow, session and outcome.
-      Phone numbers are masked; codes never appear.
+      Every step, rejection, conflict, code sent, verification, 2FA change, number
+      change and failed delivery, with its UTC time, actor, target, account, flow,
+      session and outcome. Phone numbers are masked; codes never appear.
       """
   )
 
@@ -164,9 +166,10 @@ struct StoreDispatchCommand: AsyncParsableCommand {
     commandName: "dispatch",
     abstract: "Deliver every message a store committed but has not delivered yet.",
     discussion: """
-      flowctl session start and send deliver after each step; this command delivers what a
-      process that died after its commit left queued. Deliveries are at least once, each with
-      a stable key (session:seq:index) so that duplicates are dropped.
+      flowctl session start and send deliver after each step; this command
+      delivers what a process that died after its commit left queued. Deliveries
+      are at least once, each with a stable key (session:seq:index) so that
+      duplicates are dropped.
       """
   )
 
