@@ -11,6 +11,8 @@ final class SQLiteTables: AccountSecurityTables {
   /// Users read in this transaction, with their version; dropped when saved (the triggers
   /// change the version).
   private var users: [String: (user: User, version: Int)] = [:]
+  /// Users this transaction saved: known, but their version (raised by a trigger) is not.
+  private var saved: [String: User] = [:]
 
   init(db: Database, sealer: OutboxSealer) {
     self.db = db
@@ -20,7 +22,8 @@ final class SQLiteTables: AccountSecurityTables {
   func forgetSurvivors() { survivors = [] }
 
   func user(_ id: String) throws -> User? {
-    try load(id)?.user
+    if let known = saved[id] { return known }
+    return try load(id)?.user
   }
 
   private func load(_ id: String) throws -> (user: User, version: Int)? {
@@ -54,17 +57,51 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   func saveUser(_ user: User) throws {
-    if users[user.id]?.user == user { return }
+    guard let known = users[user.id]?.user ?? saved[user.id] else {
+      users[user.id] = nil
+      try Self.save(user, in: db)
+      return
+    }
+    if known == user { return }
+    // Only the tables whose rows changed are written (the triggers raise the version).
     users[user.id] = nil
-    try Self.save(user, in: db)
+    defer { saved[user.id] = user }
+    if known.name != user.name || known.role != user.role || known.account != user.account
+      || known.email != user.email
+    {
+      try db.cachedStatement(
+        sql: "UPDATE users SET name = ?, role = ?, account = ?, email = ? WHERE id = ?"
+      ).execute(arguments: [user.name, user.role.rawValue, user.account, user.email, user.id])
+    }
+    if known.phone != user.phone || known.phoneVerified != user.phoneVerified {
+      try db.cachedStatement(sql: "UPDATE phone_numbers SET e164 = ?, verified = ? WHERE user = ?")
+        .execute(arguments: [user.phone.e164, user.phoneVerified, user.id])
+    }
+    if known.twoFactor != user.twoFactor {
+      try db.cachedStatement(
+        sql: "UPDATE two_factor_settings SET enabled = ?, channel = ? WHERE user = ?"
+      ).execute(arguments: [user.twoFactor.enabled, user.twoFactor.channel.rawValue, user.id])
+    }
   }
 
   func version(of user: String) throws -> Int? {
-    try load(user)?.version
+    if let known = saved[user] {
+      guard
+        let version = try Int.fetchOne(
+          db.cachedStatement(sql: "SELECT version FROM users WHERE id = ?"), arguments: [user])
+      else { return nil }
+      users[user] = (known, version)
+      saved[user] = nil
+      return version
+    }
+    return try load(user)?.version
   }
 
   /// Forgets what was read (after a savepoint rolled back, the rows may be older again).
-  func forgetUsers() { users = [:] }
+  func forgetUsers() {
+    users = [:]
+    saved = [:]
+  }
 
   static func save(_ user: User, in db: Database) throws {
     try db.cachedStatement(
