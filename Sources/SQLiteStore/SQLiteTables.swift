@@ -19,8 +19,6 @@ final class SQLiteTables: AccountSecurityTables {
     self.sealer = sealer
   }
 
-  func forgetSurvivors() { survivors = [] }
-
   func user(_ id: String) throws -> User? {
     if let known = saved[id] { return known }
     return try load(id)?.user

@@ -38,11 +38,6 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
     services.lock.withLock { rows[session.id] = session }
   }
 
-  /// Every session row (tests).
-  public var sessions: [StoredSession] {
-    services.lock.withLock { rows.values.map { StoredSession($0, key: sessionKey) } }
-  }
-
   /// A transaction's writes to rows are kept aside until it succeeds.
   final class Transaction: StoreTransaction, @unchecked Sendable {
     let store: InMemoryStore
