@@ -89,6 +89,30 @@ struct RunCommandTests {
     #expect(lines.end["outcome"] as? String == "needs-support")
   }
 
+  /// Dry runs go through the same engine as a store: a session past its maximum age (an hour
+  /// by default) rejects every event, and nothing changes.
+  @Test func dryRunSessionsExpire() throws {
+    let events = try Self.script(
+      """
+      - disable2FA
+      - wait: 59m
+      - cancel
+      """)
+    let inTime = try Self.run(Self.own, actor: "ada", events: events)
+    #expect(inTime.status == 0, "\(inTime.stdout)")
+    let late = try Self.script(
+      """
+      - disable2FA
+      - wait: 1h
+      - cancel
+      """)
+    let result = try Self.run(Self.own, actor: "ada", events: late)
+    #expect(result.status == 3)
+    let lines = try Self.parse(result.stdout)
+    #expect(lines.events.last?["rejection"] as? String == "session-expired")
+    #expect(lines.end["state"] as? String == "verifyingCurrentNumber")
+  }
+
   @Test func waitPastExpiry() throws {
     let result = try Self.run(
       Self.own, actor: "ada", events: "examples/own-number-expired-code.yaml")
