@@ -50,6 +50,17 @@ struct CheckCommand: ParsableCommand {
         print("  ✗ the paths could not all be explored within the limit; nothing is proven")
         failed += 1
       }
+      for gap in report.gaps {
+        failed += 1
+        print("  ✗ \(path):\(gap.location.line):\(gap.location.column): \(gap.message)")
+        if let taken = gap.path {
+          print("      for \(taken.start.label), events:")
+          for step in taken.steps { print("        \(step)") }
+        }
+      }
+      if !report.gaps.isEmpty {
+        print("  (with gaps in the exploration, the checks below are not proven)")
+      }
       for (number, result) in report.results.enumerated() {
         guard let example = result.counterexample else {
           print("  ✓ \(result.check.name)")

@@ -144,6 +144,7 @@ struct TraceRenderer {
     if let rejection = trace.rejection {
       object["reason"] = rejection.description
       object["rejection"] = rejection.kind
+      if case .checkViolated(let check, _) = rejection { object["check"] = check }
     }
     if let outcome = trace.outcome { object["outcome"] = outcome }
     return object

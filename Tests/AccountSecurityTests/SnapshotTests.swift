@@ -97,7 +97,7 @@ struct SnapshotTests {
     #expect(
       body.replacingOccurrences(of: run.flow.contentHash, with: "CONTENT-HASH") + "}\n" == golden)
     // No fact is ever written: no phone number, email, role or 2FA setting of the directory.
-    for fact in ["actor.", "target.", "+1555", "@example"] {
+    for fact in ["\"actor.", "\"target.", "+1555", "@example"] {
       #expect(!text.contains(fact), "the session holds \(fact)")
     }
   }

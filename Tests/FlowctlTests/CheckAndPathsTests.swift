@@ -18,7 +18,7 @@ struct CheckAndPathsTests {
       result.stdout.contains(
         "✓ a number changes only when the actor is an admin of the member's account and not the member"
       ))
-    #expect(result.stdout.hasSuffix("12 passed, 0 failed\n"))
+    #expect(result.stdout.hasSuffix("14 passed, 0 failed\n"))
   }
 
   /// The acceptance test of the checks: without the code-verification guard, a wrong code
@@ -42,8 +42,13 @@ struct CheckAndPathsTests {
       check.stdout.contains(
         "✗ 2FA is turned off only with a verified code sent to the current number"))
     #expect(
-      check.stdout.contains("performed 'disableTwoFactor' although codeAccepted → false"))
-    #expect(check.stdout.hasSuffix("6 passed, 1 failed\n"))
+      check.stdout.contains("performing 'disableTwoFactor' although codeAccepted → false"))
+    // The two transitions after the unguarded one can no longer be taken: gaps, not proofs.
+    #expect(
+      check.stdout.contains(
+        "the transition from 'checkingCurrentCode' (always) to 'locked' is never taken on any explored path"
+      ))
+    #expect(check.stdout.hasSuffix("8 passed, 3 failed\n"))
 
     let folder = out.appendingPathComponent("update-own-2fa-phone-check-2")
     let events = try String(
@@ -58,10 +63,15 @@ struct CheckAndPathsTests {
       try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
     }
     let effects = lines.flatMap { ($0["effects"] as? [[String: Any]]) ?? [] }
-    let verify = try #require(effects.first { $0["action"] as? String == "verifyCode" })
-    #expect((verify["results"] as? [String: String])?["ok"] == "false", "the code was wrong")
-    let actions = effects.compactMap { $0["action"] as? String }
-    #expect(actions.last == "disableTwoFactor", "2FA is turned off without a verified code")
+    #expect(!effects.contains { $0["action"] as? String == "verifyCode" }, "the step kept nothing")
+    // The engine enforces the check: the step that would turn 2FA off with a wrong code is
+    // rejected as check-violated, and nothing of it is kept.
+    let rejected = try #require(lines.first { $0["rejection"] as? String == "check-violated" })
+    #expect(rejected["event"] as? String == "submitCode")
+    #expect(
+      rejected["check"] as? String
+        == "2FA is turned off only with a verified code sent to the current number")
+    #expect(lines.last?["state"] as? String == "verifyingCurrentNumber")
   }
 
   @Test func validateRunsTheChecks() throws {

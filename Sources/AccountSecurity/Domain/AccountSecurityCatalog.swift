@@ -67,8 +67,16 @@ public enum AccountSecurityCatalog {
         .init("ok", .bool, summary: "the code was right, in time and unused"),
         .init("locked", .bool, summary: "verification is locked after too many failures"),
         .init("failures", .int, summary: "consecutive failures so far"),
+      ],
+      // A verdict is about the code of this step: a later step reads `ok` as false again.
+      resultsLastOneStep: true),
+    ActionSignature(
+      "disableTwoFactor", summary: "Turn 2FA off for the target",
+      result: [
+        .init(
+          "turnedOff", .bool,
+          summary: "2FA was on and this session turned it off (a cancel can turn it back on)")
       ]),
-    ActionSignature("disableTwoFactor", summary: "Turn 2FA off for the target"),
     ActionSignature("enableTwoFactor", summary: "Turn 2FA on for the target"),
     ActionSignature(
       "stagePhone", summary: "Remember a new number for this session without saving it",
@@ -77,7 +85,8 @@ public enum AccountSecurityCatalog {
     ActionSignature(
       "savePhone",
       summary: "Save a new number on the target's profile (never changes call routing)",
-      parameters: [.init("phone", phone, summary: "the new number")]),
+      parameters: [.init("phone", phone, summary: "the new number")],
+      result: [.init("saved", .bool, summary: "a number was saved in this session")]),
     ActionSignature(
       "invalidatePendingCodes", summary: "Make every unused code of the target stop working"),
     ActionSignature(

@@ -211,11 +211,12 @@ struct Actions<Tables: AccountSecurityTables> {
 
   private func setTwoFactor(_ enabled: Bool) throws -> [String: Value] {
     var user = try target()
+    let wasEnabled = user.twoFactor.enabled
     user.twoFactor.enabled = enabled
     try tables.saveUser(user)
     try audit(
       enabled ? .twoFactorEnabled : .twoFactorDisabled, "2FA \(enabled ? "enabled" : "disabled")")
-    return [:]
+    return enabled ? [:] : ["turnedOff": .bool(wasEnabled)]
   }
 
   /// Saves the number on the profile only: call routing is not touched.
@@ -234,7 +235,7 @@ struct Actions<Tables: AccountSecurityTables> {
       PhoneChange(
         user: user.id, previous: previous, current: number, session: context.session, at: now))
     try audit(.phoneChanged, "phone changed from \(previous.masked) to \(number.masked)")
-    return [:]
+    return ["saved": .bool(true)]
   }
 
   /// Tells the member on every channel on file, with the new number masked and no code.

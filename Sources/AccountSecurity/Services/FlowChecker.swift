@@ -18,39 +18,107 @@ public enum FlowChecker {
     public var nodes: Int
     /// False when some start hit the node limit (the proof is then incomplete).
     public var complete: Bool
+    /// What the flow's graph leads to but no explored path reached (or a transition declared
+    /// `unreachable: true` that a path took): any gap means nothing is proven.
+    public var gaps: [Gap] = []
     /// Shortest known path to rest in each state, and to take each transition.
     public var pathToState: [String: ExploredPath]
     public var pathToTransition: [String: ExploredPath]
     public var world: AccountSecurityState
 
-    public var passed: Bool { complete && results.allSatisfy(\.passed) }
+    public var passed: Bool { complete && gaps.isEmpty && results.allSatisfy(\.passed) }
+  }
+
+  /// A state or transition exploration did not reach although the graph leads to it, or one
+  /// declared unreachable that a path took.
+  public struct Gap: Sendable {
+    public var message: String
+    public var location: SourceLocation
+    /// The path that took a transition declared unreachable.
+    public var path: ExploredPath?
   }
 
   /// Clock moves tried in every state: past a code's life, and past the resend cooldown.
   public static let waits = [11 * 60]
 
-  /// A world with one user for every role, 2FA setting and account (two accounts).
-  public static func explorationWorld() -> AccountSecurityState {
+  /// A world with one user for every role, 2FA setting and channel in each of two accounts,
+  /// plus, for a flow, users whose facts take every value the flow compares them with (an id,
+  /// a name, an account, a phone or an email written in a guard).
+  public static func explorationWorld(for flow: CompiledFlow? = nil) -> AccountSecurityState {
     var state = AccountSecurityState()
     state.add(Account(id: "north", name: "North Co"))
     state.add(Account(id: "south", name: "South Co"))
     var number = 1
+    func nextPhone() -> PhoneNumber {
+      defer { number += 1 }
+      // Eleven digits after +1 never collide with the flow's own literals below.
+      return (try? PhoneNumber(parsing: "+1555020\(String(format: "%04d", number))"))
+        ?? (try! PhoneNumber(parsing: "+15550200000"))
+    }
+    func user(
+      _ id: String, _ role: Role, _ account: String, enabled: Bool, channel: Channel
+    ) -> User {
+      User(
+        id: id, name: id, role: role, account: account, phone: nextPhone(),
+        email: "\(id)@example.test",
+        twoFactor: TwoFactorSettings(enabled: enabled, channel: channel))
+    }
     for account in ["north", "south"] {
       for role in Role.allCases {
         for enabled in [true, false] {
+          for channel in Channel.allCases {
+            let suffix = channel == .sms ? "" : "-\(channel.rawValue)"
+            let id = "\(role.rawValue)-\(enabled ? "2fa" : "no2fa")-\(account)\(suffix)"
+            state.add(user(id, role, account, enabled: enabled, channel: channel))
+          }
+        }
+      }
+    }
+    guard let flow else { return state }
+    let domains = InputDomains(flow: flow)
+    var literals: [String: Set<String>] = [:]
+    for (name, values) in domains.facts {
+      guard let dot = name.firstIndex(of: ".") else { continue }
+      let field = String(name[name.index(after: dot)...])
+      for case .string(let text) in values { literals[field, default: []].insert(text) }
+    }
+    for id in literals["id", default: []].sorted() where state.users[id] == nil {
+      state.add(user(id, .admin, "north", enabled: true, channel: .sms))
+    }
+    for account in literals["account", default: []].sorted()
+    where state.accounts[account] == nil {
+      state.add(Account(id: account, name: account))
+      for role in Role.allCases {
+        for enabled in [true, false] {
           let id = "\(role.rawValue)-\(enabled ? "2fa" : "no2fa")-\(account)"
-          let phone = try! PhoneNumber(parsing: "+1555020\(String(format: "%04d", number))")
-          state.add(
-            User(
-              id: id, name: id, role: role, account: account, phone: phone,
-              email: "\(id)@example.test",
-              twoFactor: TwoFactorSettings(enabled: enabled)))
-          number += 1
+          if state.users[id] == nil {
+            state.add(user(id, role, account, enabled: enabled, channel: .sms))
+          }
+        }
+      }
+    }
+    for (field, values) in literals where ["name", "phone", "email"].contains(field) {
+      for (index, value) in values.sorted().enumerated() {
+        for role in Role.allCases {
+          var variant = user(
+            "\(role.rawValue)-\(field)\(index + 1)-north", role, "north", enabled: true,
+            channel: .sms)
+          switch field {
+          case "name": variant.name = value
+          case "email": variant.email = value
+          default:
+            guard let phone = try? PhoneNumber(parsing: value) else { continue }
+            variant.phone = phone
+          }
+          if state.users[variant.id] == nil { state.add(variant) }
         }
       }
     }
     return state
   }
+
+  /// The world of `explorationWorld()` without flow-specific users.
+  public static func explorationWorld() -> AccountSecurityState { explorationWorld(for: nil) }
 
   /// Every actor with every target (including themselves).
   public static func starts(in world: AccountSecurityState) -> [ExplorationStart] {
@@ -76,6 +144,7 @@ public enum FlowChecker {
   {
     var read = Set(flow.slotsRead)
     if let twoFactor = flow.slotIndex["target.twoFactor.enabled"] { read.insert(twoFactor) }
+    let literals = InputDomains(flow: flow).facts
     var seen: Set<[String]> = []
     return starts(in: world).filter { start in
       var canonical: [String: Int] = [:]
@@ -84,6 +153,10 @@ public enum FlowChecker {
         guard let value = start.facts[slot.name] else { continue }
         switch (slot.type, value) {
         case (.string, .string(let text)), (.scalar, .string(let text)):
+          if literals[slot.name]?.contains(value) == true {
+            signature.append("=\(text)")
+            continue
+          }
           let number = canonical[text] ?? canonical.count
           canonical[text] = number
           signature.append("#\(number)")
@@ -96,16 +169,21 @@ public enum FlowChecker {
   }
 
   public static func run(
-    _ flow: CompiledFlow, world: AccountSecurityState = explorationWorld(), maxNodes: Int = 20_000
+    _ flow: CompiledFlow, world: AccountSecurityState? = nil, maxNodes: Int = 20_000
   )
     -> Report
   {
+    let world = world ?? explorationWorld(for: flow)
     var report = Report(
       results: flow.checks.map { CheckResult(check: $0, counterexample: nil) }, starts: 0, nodes: 0,
       complete: true,
       pathToState: [:], pathToTransition: [:], world: world)
     var bestStates: Best = [:]
     var bestTransitions: Best = [:]
+    // canReach checks: whether some start their `when` admits reached the state.
+    var reachCandidates: [Int: ExplorationStart] = [:]
+    var reached: Set<Int> = []
+    let machine = FlowMachine(flow: flow)
     for start in distinctStarts(of: flow, in: world) {
       let clock = ManualClock()
       let services = InMemoryAccountSecurity(
@@ -124,10 +202,97 @@ public enum FlowChecker {
       }
       merge(graph.stateRefs, of: graph, into: &bestStates)
       merge(graph.transitionRefs, of: graph, into: &bestTransitions)
+      for (number, check) in flow.checks.enumerated() {
+        guard case .canReach(let state, let condition) = check.kind, !reached.contains(number)
+        else { continue }
+        if let condition {
+          var values = flow.slots.map { slot in start.facts[slot.name] ?? .bool(false) }
+          if values.count != flow.slots.count { values = [] }
+          guard
+            machine.evaluate(condition.expression, values: values, payload: [])
+              == .bool(true)
+          else { continue }
+        }
+        if graph.stateRefs[flow.states[state].name] != nil {
+          reached.insert(number)
+        } else if reachCandidates[number] == nil {
+          reachCandidates[number] = start
+        }
+      }
     }
+    for (number, check) in flow.checks.enumerated() {
+      guard case .canReach(let state, let condition) = check.kind, !reached.contains(number)
+      else { continue }
+      let name = flow.states[state].name
+      let starts = condition.map { "no start where \($0.text) holds" } ?? "no start"
+      let start =
+        reachCandidates[number]
+        ?? ExplorationStart(label: "every start", actor: "", target: "", facts: [:])
+      report.results[number].counterexample = Counterexample(
+        path: ExploredPath(start: start, steps: [], states: []),
+        message: "\(starts) has a path that reaches '\(name)'")
+    }
+    report.gaps = gaps(of: flow, states: bestStates, transitions: bestTransitions)
     report.pathToState = bestStates.mapValues { $0.graph.path($0.ref) }
     report.pathToTransition = bestTransitions.mapValues { $0.graph.path($0.ref) }
     return report
+  }
+
+  /// What the flow's graph leads to (through transitions not declared unreachable) that no
+  /// explored path reached, and declared-unreachable transitions some path took.
+  static func gaps(of flow: CompiledFlow, states: Best, transitions: Best) -> [Gap] {
+    var gaps: [Gap] = []
+    var leadsTo: Set<Int> = [flow.start]
+    var queue = [flow.start]
+    var into: [Int: SourceLocation] = [:]
+    while let state = queue.popLast() {
+      let compiled = flow.states[state]
+      for transition in compiled.handlers.joined() + compiled.always where !transition.isUnreachable
+      {
+        if leadsTo.insert(transition.target).inserted {
+          queue.append(transition.target)
+          into[transition.target] = transition.location
+        }
+      }
+    }
+    for state in leadsTo.sorted() where states[flow.states[state].name] == nil {
+      let name = flow.states[state].name
+      gaps.append(
+        Gap(
+          message:
+            "state '\(name)' is never reached on any explored path, although the flow leads to it; fix the flow, or declare the transitions into it `unreachable: true` with a reason",
+          location: into[state] ?? flow.definition.location))
+    }
+    for (number, compiled) in flow.states.enumerated() where leadsTo.contains(number) {
+      var lists: [(String, [CompiledTransition])] = []
+      for (eventID, handlers) in compiled.handlers.enumerated() where !handlers.isEmpty {
+        lists.append((flow.events[eventID].name, handlers))
+      }
+      lists.append(("always", compiled.always))
+      for (trigger, list) in lists {
+        for (index, transition) in list.enumerated() {
+          let key = "\(compiled.name)|\(trigger)|\(index)"
+          let target = flow.states[transition.target].name
+          let what =
+            "the transition from '\(compiled.name)' \(trigger == "always" ? "(always)" : "on '\(trigger)'") to '\(target)'"
+          if transition.isUnreachable {
+            if let taken = transitions[key] {
+              gaps.append(
+                Gap(
+                  message: "\(what) is declared unreachable, but a path takes it",
+                  location: transition.location, path: taken.graph.path(taken.ref)))
+            }
+          } else if transitions[key] == nil {
+            gaps.append(
+              Gap(
+                message:
+                  "\(what) is never taken on any explored path; fix the flow, or declare it `unreachable: true` with a reason",
+                location: transition.location))
+          }
+        }
+      }
+    }
+    return gaps
   }
 
   private static func merge(
@@ -147,6 +312,9 @@ public enum FlowChecker {
         .checkFailed,
         "check '\(result.check.name)' fails for \(counterexample.path.start.label): \(counterexample.message); events: \(steps.isEmpty ? "none" : steps) (flowctl check writes a replayable counterexample)",
         at: result.check.location)
+    }
+    for gap in report.gaps {
+      diagnostics.append(Diagnostic(.checkFailed, gap.message, at: gap.location))
     }
     if !report.complete, let first = report.results.first {
       diagnostics.append(

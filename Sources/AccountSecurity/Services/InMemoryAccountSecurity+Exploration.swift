@@ -47,8 +47,8 @@ extension InMemoryAccountSecurity: ExplorableServices {
     return parts.joined(separator: "|")
   }
 
-  /// Codes: the one just received and a wrong one; phones: a new valid number; other types:
-  /// every case, or a sample.
+  /// Codes: the one just received and a wrong one; phones: a new valid number; emails: a new
+  /// address. The engine adds the values the flow compares a field with.
   public func candidates(for type: ValueType, field: String, session: Session, now: Int)
     -> [ExplorationInput]
   {
@@ -65,15 +65,12 @@ extension InMemoryAccountSecurity: ExplorableServices {
     case .scalar("phone"):
       return [ExplorationInput(value: .string(Self.newNumber), spelled: "\"\(Self.newNumber)\"")]
     case .scalar("email"):
-      return [ExplorationInput(value: .string("new@example.test"), spelled: "new@example.test")]
-    case .enumeration(_, let cases):
-      return cases.map { ExplorationInput(value: .string($0), spelled: $0) }
-    case .bool:
-      return [true, false].map { ExplorationInput(value: .bool($0), spelled: String($0)) }
-    case .int:
-      return [ExplorationInput(value: .int(0), spelled: "0")]
+      return [
+        ExplorationInput(value: .string("new@example.test"), spelled: "\"new@example.test\"")
+      ]
     default:
-      return [ExplorationInput(value: .string("x"), spelled: "x")]
+      // Other types are the engine's (`InputDomains`): samples and the flow's own values.
+      return []
     }
   }
 

@@ -71,6 +71,12 @@ public struct ExploredPath: Sendable {
   /// The state the session rests in after each step (the first is the state after starting).
   public var states: [String]
 
+  public init(start: ExplorationStart, steps: [ExplorationStep], states: [String]) {
+    self.start = start
+    self.steps = steps
+    self.states = states
+  }
+
   /// The path as an events file.
   public var eventsFile: String {
     steps.map(\.description).joined(separator: "\n") + (steps.isEmpty ? "[]\n" : "\n")
@@ -94,4 +100,9 @@ public struct Counterexample: Sendable {
   public var path: ExploredPath
   /// What went wrong at the end of the path, with the values seen.
   public var message: String
+
+  public init(path: ExploredPath, message: String) {
+    self.path = path
+    self.message = message
+  }
 }

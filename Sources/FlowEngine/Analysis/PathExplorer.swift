@@ -15,11 +15,15 @@ public struct PathExplorer<Services: ExplorableServices> {
   public let waits: [Int]
   /// Most distinct states explored per start before giving up (reported as incomplete).
   public let maxNodes: Int
+  let domains: InputDomains
+  let oneStepSlots: [Int]
 
   public init(
     flow: CompiledFlow, services: Services, clock: ManualClock, waits: [Int], maxNodes: Int = 50_000
   ) {
     self.flow = flow
+    self.domains = InputDomains(flow: flow)
+    self.oneStepSlots = FlowMachine(flow: flow).oneStepSlots
     self.services = services
     self.clock = clock
     self.waits = waits
@@ -116,6 +120,10 @@ public struct PathExplorer<Services: ExplorableServices> {
       services.restore(initialSaved)
       clock.set(initialNow)
     }
+    var checkNumbers: [String: Int] = [:]
+    for (number, check) in flow.checks.enumerated() where checkNumbers[check.name] == nil {
+      checkNumbers[check.name] = number
+    }
     guard let started = try? runner.start(sessionID: "explore", facts: start.facts) else {
       return graph
     }
@@ -143,7 +151,7 @@ public struct PathExplorer<Services: ExplorableServices> {
       return ExploredPath(start: start, steps: steps.reversed(), states: states.reversed())
     }
 
-    /// Checks one step's observations; returns the visited set after it.
+    /// Follows one step's entries for `via` checks; returns the visited set after it.
     func check(
       _ observations: [StepObservation], visited: Set<Int>, pathTo parent: Int?,
       step: ExplorationStep?
@@ -152,41 +160,32 @@ public struct PathExplorer<Services: ExplorableServices> {
     {
       var visited = visited
       for observation in observations {
-        switch observation {
-        case .entered(let state, let session):
-          if viaStates.contains(state) { visited.insert(state) }
-          for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
-            switch check.kind {
-            case .reachesVia(let target, let via) where target == state && !visited.contains(via):
-              graph.violations[number] = violation(
-                parent, step,
-                "reached '\(flow.states[target].name)' without passing through '\(flow.states[via].name)'",
-                session: session)
-            case .reachesWhen(let target, let condition) where target == state:
-              let trace = runner.machine.explain(
-                condition, values: session.values, payload: noPayload)
-              if !trace.value {
-                graph.violations[number] = violation(
-                  parent, step, "reached '\(flow.states[target].name)' although \(trace)",
-                  session: session)
-              }
-            default: break
-            }
-          }
-        case .willPerform(let action, let session):
-          for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
-            if case .performsWhen(let name, let condition) = check.kind, name == action {
-              let trace = runner.machine.explain(
-                condition, values: session.values, payload: noPayload)
-              if !trace.value {
-                graph.violations[number] = violation(
-                  parent, step, "performed '\(action)' although \(trace)", session: session)
-              }
-            }
+        guard case .entered(let state, let session) = observation else { continue }
+        if viaStates.contains(state) { visited.insert(state) }
+        for (number, check) in flow.checks.enumerated() where graph.violations[number] == nil {
+          if case .reachesVia(let target, let via) = check.kind, target == state,
+            !visited.contains(via)
+          {
+            graph.violations[number] = violation(
+              parent, step,
+              "reached '\(flow.states[target].name)' without passing through '\(flow.states[via].name)'",
+              session: session)
           }
         }
       }
       return visited
+    }
+
+    /// A step the engine refused because it would break a check (performs, reaches … when,
+    /// in … holds): the engine enforces them, so the explorer sees them as rejections.
+    func checkRejected(
+      _ trace: StepTrace, session: Session, pathTo parent: Int?,
+      step: ExplorationStep?
+    ) {
+      guard case .checkViolated(let name, let reason) = trace.rejection,
+        let number = checkNumbers[name], graph.violations[number] == nil
+      else { return }
+      graph.violations[number] = violation(parent, step, reason, session: session)
     }
 
     func violation(_ parent: Int?, _ step: ExplorationStep?, _ message: String, session: Session)
@@ -199,11 +198,10 @@ public struct PathExplorer<Services: ExplorableServices> {
       return Counterexample(path: explored, message: message)
     }
 
-    let noPayload = [Value?](repeating: nil, count: flow.payloadFields.count)
     let rootVisited = check(recorder.take(), visited: [], pathTo: nil, step: nil)
     func key(_ session: Session, _ now: Int, _ visited: Set<Int>) -> NodeKey {
       NodeKey(
-        state: session.stateID, values: session.values,
+        state: session.stateID, values: restingValues(session),
         fingerprint: services.fingerprint(for: session, now: now),
         visited: visited)
     }
@@ -224,6 +222,9 @@ public struct PathExplorer<Services: ExplorableServices> {
       }
       return nil
     }
+    if !started.accepted {
+      checkRejected(started.trace, session: started.session, pathTo: nil, step: nil)
+    }
     _ = add(
       Node(
         session: started.session, saved: services.save(), now: clock.now(), visited: rootVisited,
@@ -238,12 +239,15 @@ public struct PathExplorer<Services: ExplorableServices> {
       if node.session.isFinal { continue }
       var steps: [(ExplorationStep, () -> FlowRunner.StepResult?)] = []
       let state = flow.states[node.session.stateID]
+      // Candidates (the code just received) are read from this node's services.
+      services.restore(node.saved)
+      clock.set(node.now)
       for name in state.acceptedEvents {
-        let event = flow.events[flow.eventIndex[name]!]
+        guard let eventID = flow.eventIndex[name] else { continue }
+        let event = flow.events[eventID]
         var combinations: [[(String, ExplorationInput)]] = [[]]
         for field in event.fields {
-          let options = services.candidates(
-            for: field.type, field: field.name, session: node.session, now: node.now)
+          let options = inputs(for: field, session: node.session, now: node.now, start: start)
           combinations = combinations.flatMap { partial in
             options.map { partial + [(field.name, $0)] }
           }
@@ -273,7 +277,11 @@ public struct PathExplorer<Services: ExplorableServices> {
             continue
           }
         } else {
-          guard let result = send(), result.accepted else { continue }
+          guard let result = send() else { continue }
+          guard result.accepted else {
+            checkRejected(result.trace, session: result.session, pathTo: cursor, step: step)
+            continue
+          }
           acceptsEvent[cursor] = true
           session = result.session
           let observed = recorder.take()
@@ -298,6 +306,39 @@ public struct PathExplorer<Services: ExplorableServices> {
     graph.states = nodes.map(\.session.state)
     checkLiveness(&graph, nodes: nodes, edges: edges, acceptsEvent: acceptsEvent, path: path)
     return graph
+  }
+
+  /// The values that can change what happens next: one-step results (a verdict) are read as
+  /// zero by the next step, so two sessions that differ only in them are the same situation.
+  func restingValues(_ session: Session) -> [Value] {
+    var values = session.values
+    for slot in oneStepSlots { values[slot] = FlowMachine.zero(of: flow.slots[slot].type) }
+    return values
+  }
+
+  /// The payload values to try for a field: the services' for domain scalars (codes, phones),
+  /// a sample for other types, and every value the flow compares the field with.
+  func inputs(
+    for field: (name: String, type: ValueType, slot: Int), session: Session, now: Int,
+    start: ExplorationStart
+  ) -> [ExplorationInput] {
+    var inputs: [ExplorationInput]
+    if case .scalar = field.type {
+      inputs = services.candidates(for: field.type, field: field.name, session: session, now: now)
+    } else {
+      inputs = InputDomains.sample(of: field.type).map {
+        ExplorationInput(value: $0, spelled: InputDomains.spelling($0, as: field.type))
+      }
+    }
+    var extra = domains.payload[field.slot]
+    for slot in domains.payloadFacts[field.slot] {
+      if let value = start.facts[flow.slots[slot].name] { extra.append(value) }
+    }
+    for value in extra where !inputs.contains(where: { $0.value == value }) {
+      inputs.append(
+        ExplorationInput(value: value, spelled: InputDomains.spelling(value, as: field.type)))
+    }
+    return inputs
   }
 
   private func record(_ trace: StepTrace, ref: PathRef, into graph: inout Graph) {

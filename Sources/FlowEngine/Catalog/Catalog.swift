@@ -78,6 +78,10 @@ public struct ActionSignature: Sendable, Hashable {
   public var parameters: [Parameter]
   /// Fields later guards can read as `actionName.field`; empty when the action returns nothing.
   public var result: [RecordType.Field]
+  /// True when the results describe only the step that performed the action (a verification's
+  /// `ok`): they read as their zero values again from the next step on, so a later state can
+  /// never act on an earlier step's verdict.
+  public var resultsLastOneStep: Bool
 
   public struct Parameter: Sendable, Hashable {
     public var name: String
@@ -101,12 +105,14 @@ public struct ActionSignature: Sendable, Hashable {
   }
 
   public init(
-    _ name: String, summary: String, parameters: [Parameter] = [], result: [RecordType.Field] = []
+    _ name: String, summary: String, parameters: [Parameter] = [], result: [RecordType.Field] = [],
+    resultsLastOneStep: Bool = false
   ) {
     self.name = name
     self.summary = summary
     self.parameters = parameters
     self.result = result
+    self.resultsLastOneStep = resultsLastOneStep
   }
 
   /// The result as a record type, named after the action, for path resolution.

@@ -84,7 +84,8 @@ extension CompiledFlow {
     }
     for check in checks {
       switch check.kind {
-      case .reachesWhen(_, let condition), .performsWhen(_, let condition):
+      case .reachesWhen(_, let condition), .performsWhen(_, let condition),
+        .holdsIn(_, let condition), .canReach(_, .some(let condition)):
         collect(condition.expression)
       default: break
       }
@@ -105,6 +106,10 @@ public struct CompiledCheck: Sendable {
     case reachesVia(state: Int, via: Int)
     case reachesWhen(state: Int, condition: CompiledCondition)
     case performsWhen(action: String, condition: CompiledCondition)
+    /// Whenever `state` is entered, `condition` holds on the facts as they are then.
+    case holdsIn(state: Int, condition: CompiledCondition)
+    /// Some path from a start whose facts satisfy `when` reaches `state`.
+    case canReach(state: Int, when: CompiledCondition?)
     case finalReachable
     case noDeadEnds
   }
@@ -138,6 +143,8 @@ public struct CompiledTransition: Sendable {
   public let actions: [CompiledAction]
   public let description: String?
   public let location: SourceLocation
+  /// Declared `unreachable: true`: the checker proves no path takes it.
+  public var isUnreachable = false
 }
 
 /// A transition's `when`, compiled, with what a trace needs to explain it.

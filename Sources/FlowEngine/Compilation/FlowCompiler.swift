@@ -121,6 +121,19 @@ public enum FlowCompiler {
       case .performsWhen(let action, let source):
         guard let condition = condition(source) else { return nil }
         kind = .performsWhen(action: action.value, condition: condition)
+      case .holdsIn(let state, let source):
+        guard let state = stateIndex[state.value], let condition = condition(source) else {
+          return nil
+        }
+        kind = .holdsIn(state: state, condition: condition)
+      case .canReach(let state, let source):
+        guard let state = stateIndex[state.value] else { return nil }
+        var when: CompiledCondition?
+        if let source {
+          guard let condition = condition(source) else { return nil }
+          when = condition
+        }
+        kind = .canReach(state: state, when: when)
       case .finalReachable: kind = .finalReachable
       case .noDeadEnds: kind = .noDeadEnds
       }
@@ -173,7 +186,8 @@ public enum FlowCompiler {
       }
       return CompiledTransition(
         target: stateIndex[transition.target.value] ?? 0, condition: condition, actions: actions,
-        description: transition.description, location: transition.location)
+        description: transition.description, location: transition.location,
+        isUnreachable: transition.isUnreachable)
     }
 
     /// Compiles with named guards inlined; `inputs` and `guardsUsed` collect what it reads.

@@ -11,7 +11,7 @@ struct FlowLoader {
     "states", "checks",
   ]
   static let stateKeys = ["description", "on", "always", "final", "outcome"]
-  static let transitionKeys = ["to", "when", "do", "description"]
+  static let transitionKeys = ["to", "when", "do", "description", "unreachable", "reason"]
 
   mutating func load(_ root: YAMLNode?) -> FlowDefinition? {
     guard let root else {
@@ -50,7 +50,8 @@ struct FlowLoader {
   }
 
   static let checkKeys = [
-    "name", "reaches", "via", "when", "performs", "finalReachable", "noDeadEnds",
+    "name", "reaches", "via", "when", "performs", "in", "holds", "canReach", "finalReachable",
+    "noDeadEnds",
   ]
 
   /// `checks:` items: properties proven over every path (see `CheckDefinition`).
@@ -72,13 +73,13 @@ struct FlowLoader {
           .missingKey, "this check has no 'name': say in words what it proves", at: item.location)
         return nil
       }
-      let kinds = ["reaches", "performs", "finalReachable", "noDeadEnds"].filter {
+      let kinds = ["reaches", "performs", "in", "canReach", "finalReachable", "noDeadEnds"].filter {
         fields[$0] != nil
       }
       guard kinds.count == 1 else {
         report(
           .wrongType,
-          "a check has exactly one of reaches (with via or when), performs (with when), finalReachable or noDeadEnds",
+          "a check has exactly one of reaches (with via or when), performs (with when), in (with holds), canReach (with an optional when), finalReachable or noDeadEnds",
           at: item.location)
         return nil
       }
@@ -109,6 +110,31 @@ struct FlowLoader {
         }
         guard let condition = guardSource(whenNode, what: "'when'") else { return nil }
         kind = .performsWhen(action: action, condition: condition)
+      case "in":
+        guard let state = self.name(fields["in"]!, what: "a state") else { return nil }
+        guard let holdsNode = fields["holds"], fields["via"] == nil, fields["when"] == nil else {
+          report(
+            .wrongType,
+            "'in' takes a 'holds' condition that must be true whenever the session enters the state",
+            at: item.location)
+          return nil
+        }
+        guard let condition = guardSource(holdsNode, what: "'holds'") else { return nil }
+        kind = .holdsIn(state: state, condition: condition)
+      case "canReach":
+        guard let state = self.name(fields["canReach"]!, what: "a state") else { return nil }
+        if fields["via"] != nil {
+          report(
+            .wrongType, "'canReach' takes an optional 'when' (a condition on the start), not 'via'",
+            at: item.location)
+          return nil
+        }
+        var condition: GuardSource?
+        if let whenNode = fields["when"] {
+          guard let parsed = guardSource(whenNode, what: "'when'") else { return nil }
+          condition = parsed
+        }
+        kind = .canReach(state: state, when: condition)
       default:
         let key = kinds[0]
         guard bool(fields[key]!, what: key) == true else {
@@ -117,8 +143,8 @@ struct FlowLoader {
             at: fields[key]!.location)
           return nil
         }
-        if fields["via"] != nil || fields["when"] != nil {
-          report(.wrongType, "\(key) takes no 'via' or 'when'", at: item.location)
+        if fields["via"] != nil || fields["when"] != nil || fields["holds"] != nil {
+          report(.wrongType, "\(key) takes no 'via', 'when' or 'holds'", at: item.location)
           return nil
         }
         kind = key == "finalReachable" ? .finalReachable : .noDeadEnds
@@ -266,6 +292,17 @@ struct FlowLoader {
     var definition = TransitionDefinition(target: target, location: node.location)
     definition.guardSource = fields["when"].flatMap { guardSource($0, what: "'when'") }
     definition.description = fields["description"].flatMap { text($0, what: "description") }?.value
+    if let unreachableNode = fields["unreachable"] {
+      definition.isUnreachable = bool(unreachableNode, what: "unreachable") ?? false
+      let reason = fields["reason"].flatMap { text($0, what: "reason") }?.value
+      if definition.isUnreachable, reason == nil, definition.description == nil {
+        report(
+          .missingKey,
+          "a transition declared unreachable needs a 'reason': say why no path can take it",
+          at: unreachableNode.location)
+      }
+      definition.unreachableReason = reason ?? definition.description
+    }
     if let actionsNode = fields["do"] {
       let items: [YAMLNode]
       if case .sequence(let list) = actionsNode.content {

@@ -166,6 +166,10 @@ public struct TransitionDefinition: Sendable {
   public var guardSource: GuardSource?
   public var actions: [ActionCall]
   public var description: String?
+  /// Declared `unreachable: true`: `flowctl check` proves no path takes it.
+  public var isUnreachable = false
+  /// Why the author says no path takes it (`reason:`).
+  public var unreachableReason: String?
   public var location: SourceLocation
 
   public init(
@@ -214,6 +218,12 @@ public struct CheckDefinition: Sendable {
     case reachesWhen(state: Located<String>, condition: GuardSource)
     /// Whenever `action` is performed, `condition` holds just before it runs.
     case performsWhen(action: Located<String>, condition: GuardSource)
+    /// Whenever `state` is entered, `condition` holds on the facts as they are at that moment
+    /// (read again after the step's actions), for example "when cancelled, 2FA is on".
+    case holdsIn(state: Located<String>, condition: GuardSource)
+    /// Some path reaches `state`, from every start whose facts satisfy `when` (from some
+    /// start when there is no `when`).
+    case canReach(state: Located<String>, when: GuardSource?)
     /// From every state a session can rest in, a final state can still be reached.
     case finalReachable
     /// Every state a session can rest in that is not final accepts some event.

@@ -6,10 +6,69 @@ public struct FlowMachine: Sendable {
   public let flow: CompiledFlow
   /// Most `always` transitions in one step before it is refused as runaway.
   public let alwaysLimit: Int
+  /// The `performs … when` checks of each action, by action name (enforced on every step).
+  let actionChecks: [String: [Int]]
+  /// The `reaches … when` checks of each state, by state id (on the facts of the step).
+  let entryChecks: [[Int]]
+  /// The `in … holds` checks of each state, by state id (on the facts read again on entry).
+  let holdsChecks: [[Int]]
+  /// Result slots of actions whose results last one step (`verifyCode.ok`).
+  let oneStepSlots: [Int]
 
   public init(flow: CompiledFlow, alwaysLimit: Int = 100) {
     self.flow = flow
     self.alwaysLimit = alwaysLimit
+    var actionChecks: [String: [Int]] = [:]
+    var entryChecks = [[Int]](repeating: [], count: flow.states.count)
+    var holdsChecks = [[Int]](repeating: [], count: flow.states.count)
+    for (number, check) in flow.checks.enumerated() {
+      switch check.kind {
+      case .performsWhen(let action, _): actionChecks[action, default: []].append(number)
+      case .reachesWhen(let state, _): entryChecks[state].append(number)
+      case .holdsIn(let state, _): holdsChecks[state].append(number)
+      default: break
+      }
+    }
+    self.actionChecks = actionChecks
+    self.entryChecks = entryChecks
+    self.holdsChecks = holdsChecks
+    var oneStep: Set<Int> = []
+    for state in flow.states {
+      for transition in state.handlers.joined() + state.always {
+        for action in transition.actions
+        where flow.catalog.actions[action.name]?.resultsLastOneStep == true {
+          oneStep.formUnion(action.results.map(\.slot))
+        }
+      }
+    }
+    self.oneStepSlots = oneStep.sorted()
+  }
+
+  /// The first of `checks` whose condition is false on `values`, with what it saw.
+  func violatedCheck(_ checks: [Int], values: [Value], action: String?) -> Rejection? {
+    let none = [Value?](repeating: nil, count: flow.payloadFields.count)
+    for number in checks {
+      let check = flow.checks[number]
+      let condition: CompiledCondition
+      let reason: String
+      switch check.kind {
+      case .performsWhen(_, let when):
+        condition = when
+        reason = "performing '\(action ?? "")' although"
+      case .reachesWhen(let state, let when):
+        condition = when
+        reason = "entering '\(flow.states[state].name)' although"
+      case .holdsIn(let state, let holds):
+        condition = holds
+        reason = "entering '\(flow.states[state].name)' although"
+      default: continue
+      }
+      let trace = explain(condition, values: values, payload: none)
+      if !trace.value {
+        return .checkViolated(check: check.name, reason: "\(reason) \(trace)")
+      }
+    }
+    return nil
   }
 
   /// Why a session could not be started.

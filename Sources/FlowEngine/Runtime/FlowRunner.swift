@@ -116,6 +116,7 @@ struct StepCore {
             observer?(.willPerform(action: request.action, session: request.session))
             return try services.perform(request)
           },
+          readFacts: { session in try services.facts(of: session.subjects) ?? [:] },
           entered: observer.map { observe in { observe(.entered(state: $0, session: $1)) } })
         if case .reject = end { throw RolledBack(next: end) }
         return end
@@ -136,7 +137,7 @@ struct StepCore {
       try services.record(trace, of: stepMachine.sessionWithFacts)
       log(trace, session: unchanged)
       return .init(session: unchanged, trace: trace)
-    case .perform, .entered:
+    case .perform, .entered, .readFacts:
       preconditionFailure("a driven step ends in commit or reject")
     }
   }

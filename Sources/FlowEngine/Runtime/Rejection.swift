@@ -22,6 +22,10 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
   /// The step named a `seq` the session no longer has: another step came first. Only the
   /// durable engine reports it (as a typed conflict); it is audited like a rejection.
   case conflict(expected: Int, current: Int)
+  /// The step would break one of the flow's `checks:` (an action performed, or a state entered,
+  /// where the check's condition does not hold): nothing of it is kept. The checker proves this
+  /// never happens; the engine enforces it on every step anyway.
+  case checkViolated(check: String, reason: String)
 
   /// A stable kebab-case name for tools and tests.
   public var kind: String {
@@ -36,6 +40,7 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
     case .sessionExpired: "session-expired"
     case .factsChanged: "facts-changed"
     case .conflict: "conflict"
+    case .checkViolated: "check-violated"
     }
   }
 
@@ -64,6 +69,8 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
     case .factsChanged:
       return
         "the actor's or the target's profile changed since the last step of this session; start a new one"
+    case .checkViolated(let check, let reason):
+      return "the step would break the check '\(check)': \(reason)"
     }
   }
 }

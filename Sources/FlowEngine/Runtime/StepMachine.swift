@@ -15,6 +15,9 @@ struct StepMachine: Sendable {
   enum Next: Sendable {
     /// Perform this action (inside the step's transaction), then call `succeeded` or `failed`.
     case perform(ActionRequest)
+    /// The session entered a state with an `in … holds` check: read the subjects' facts as
+    /// they are now (inside the step's transaction) and call `factsRead`.
+    case readFacts(Session)
     /// The session entered a state (reported only when `reportsEntries`); call `proceed`.
     case entered(state: Int, session: Session)
     /// Keep everything the step did: the new session and its trace.
@@ -27,6 +30,8 @@ struct StepMachine: Sendable {
     case idle
     /// Performing `choice.transition.actions[index]`.
     case performing(choice: FlowMachine.Choice, index: Int)
+    /// Asked for the facts after entering `state`; `factsRead` checks them.
+    case readingFacts(state: Int)
     /// Reported an entry; `proceed` looks for the next `always` transition.
     case enteredState
     case finished
@@ -66,6 +71,11 @@ struct StepMachine: Sendable {
     for (index, slot) in machine.flow.slots.enumerated() where slot.kind == .fact {
       if let value = facts[slot.name] { filled.values[index] = value }
     }
+    // A verification's verdict is about the code of its own step: this step reads it as zero.
+    // (The session at rest still shows the last verdict.)
+    for slot in machine.oneStepSlots {
+      filled.values[slot] = FlowMachine.zero(of: machine.flow.slots[slot].type)
+    }
     self.working = filled
     self.factsHold = session.factsVersion == factsVersion
   }
@@ -77,6 +87,12 @@ struct StepMachine: Sendable {
   mutating func start() -> Next {
     precondition(isIdle, "a step machine runs one step")
     event = nil
+    let state = flow.start
+    if let violated = machine.violatedCheck(
+      machine.entryChecks[state] + machine.holdsChecks[state], values: working.values, action: nil)
+    {
+      return reject(violated)
+    }
     return proceedAlways()
   }
 
@@ -122,6 +138,21 @@ struct StepMachine: Sendable {
       .actionFailed(action: choice.transition.actions[index].name, message: failure.message))
   }
 
+  /// The facts asked for by `.readFacts` (by slot name, `target.twoFactor.enabled`).
+  mutating func factsRead(_ facts: [String: Value]) -> Next {
+    guard case .readingFacts(let state) = phase else { preconditionFailure("no facts were asked") }
+    var values = working.values
+    for (index, slot) in flow.slots.enumerated() where slot.kind == .fact {
+      if let value = facts[slot.name] { values[index] = value }
+    }
+    if let violated = machine.violatedCheck(
+      machine.holdsChecks[state], values: values, action: nil)
+    {
+      return reject(violated)
+    }
+    return afterEntry(state)
+  }
+
   /// Continues after an `.entered` report.
   mutating func proceed() -> Next {
     guard case .enteredState = phase else { preconditionFailure("nothing to proceed from") }
@@ -144,6 +175,11 @@ struct StepMachine: Sendable {
     let actions = choice.transition.actions
     if index < actions.count {
       let action = actions[index]
+      if let checks = machine.actionChecks[action.name],
+        let violated = machine.violatedCheck(checks, values: working.values, action: action.name)
+      {
+        return reject(violated)
+      }
       pendingArguments = machine.arguments(of: action, in: working, payload: choice.payload)
       phase = .performing(choice: choice, index: index)
       return .perform(
@@ -158,9 +194,23 @@ struct StepMachine: Sendable {
         event: isEventless ? nil : event, index: choice.index, guards: choice.guards,
         effects: effects))
     isEventless = true
+    let state = choice.transition.target
+    if let violated = machine.violatedCheck(
+      machine.entryChecks[state], values: working.values, action: nil)
+    {
+      return reject(violated)
+    }
+    if !machine.holdsChecks[state].isEmpty {
+      phase = .readingFacts(state: state)
+      return .readFacts(working)
+    }
+    return afterEntry(state)
+  }
+
+  private mutating func afterEntry(_ state: Int) -> Next {
     if reportsEntries {
       phase = .enteredState
-      return .entered(state: choice.transition.target, session: working)
+      return .entered(state: state, session: working)
     }
     return proceedAlways()
   }
@@ -233,6 +283,7 @@ extension StepMachine {
   /// infrastructure failure and is rethrown, never dressed up as a rejection.
   mutating func run(
     from first: Next, perform: (ActionRequest) throws -> [String: Value],
+    readFacts: (Session) throws -> [String: Value],
     entered: ((Int, Session) -> Void)? = nil
   ) throws -> Next {
     var next = first
@@ -247,6 +298,8 @@ extension StepMachine {
           continue
         }
         next = succeeded(results)
+      case .readFacts(let session):
+        next = factsRead(try readFacts(session))
       case .entered(let state, let session):
         entered?(state, session)
         next = proceed()

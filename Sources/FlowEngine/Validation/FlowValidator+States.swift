@@ -249,6 +249,16 @@ extension ValidationRun {
         var checked = condition
         checked.parsed = parsed
         definition.checks[index].kind = .performsWhen(action: action, condition: checked)
+      case .holdsIn(let state, let condition):
+        requireState(state)
+        var checked = condition
+        checked.parsed = checkCondition(condition, event: .check)
+        definition.checks[index].kind = .holdsIn(state: state, condition: checked)
+      case .canReach(let state, let condition):
+        requireState(state)
+        guard var checked = condition else { break }
+        checked.parsed = checkCondition(checked, event: .check)
+        definition.checks[index].kind = .canReach(state: state, when: checked)
       case .finalReachable, .noDeadEnds:
         break
       }
