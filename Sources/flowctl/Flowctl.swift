@@ -20,7 +20,7 @@ struct Flowctl: AsyncParsableCommand {
     version: "0.2.0",
     subcommands: [
       ValidateCommand.self, RunCommand.self, GraphCommand.self, CheckCommand.self, TestCommand.self,
-      PathsCommand.self, StoreCommand.self, SessionCommand.self,
+      PathsCommand.self, MutateCommand.self, StoreCommand.self, SessionCommand.self,
     ]
   )
 

@@ -279,4 +279,35 @@ struct AuditConcurrencyTests {
       #expect(try await store.row(id).seq == 1 + rounds)
     }
   }
+
+  /// Issue 10: a flow's checks are enforced on every step of every store. The blind-spot
+  /// fixture lets `snooze` skip the code; saving with 2FA on then breaks the flow's check, so
+  /// the step is rejected as check-violated, audited, and nothing of it is kept.
+  @Test(
+    "a step that would break a check is rejected and keeps nothing", arguments: StoreKind.allCases)
+  func checksAreEnforced(_ kind: StoreKind) async throws {
+    let store = try StoreFixture(kind)
+    let id = try await store.start("Tests/Fixtures/blind-spots/duration-field.yaml", actor: "ada")
+      .session.id
+    try await store.send(id, "snooze", ["for": .string("5m")])
+    try await store.send(id, "editPhone", ["phone": .string("+15550109999")])
+    let before = try await store.row(id).seq
+    let step = try await store.send(id, "save")
+    #expect(step.trace.rejection?.kind == "check-violated")
+    guard case .checkViolated(let check, let reason) = step.trace.rejection else {
+      Issue.record("expected check-violated, got \(String(describing: step.trace.rejection))")
+      return
+    }
+    #expect(
+      check
+        == "a new number is saved while 2FA is on only after a code sent to the current number is verified"
+    )
+    #expect(reason.contains("performing 'savePhone' although"))
+    let ada = try await store.user("ada")
+    #expect(ada.phone.e164 == "+15550100001", "the number is not saved")
+    #expect(ada.twoFactor.enabled)
+    #expect(try await store.row(id).seq == before, "the session did not move")
+    #expect(try await store.audit(id).last?.kind == .eventRejected)
+    #expect(!(try await store.audit(id)).contains { $0.kind == .phoneChanged })
+  }
 }

@@ -24,6 +24,11 @@ public struct ScenarioRunner {
 
   public init() {}
 
+  /// Runs scenarios whose `flow:` is `path` on `flow` instead of the file (a mutant of it).
+  public mutating func use(_ flow: CompiledFlow, forFlowAt path: String) {
+    flows[path] = flow
+  }
+
   /// Runs one scenario; problems loading its flow or world are failures of the scenario.
   public mutating func run(_ scenario: Scenario) -> Result {
     let started = ContinuousClock.now

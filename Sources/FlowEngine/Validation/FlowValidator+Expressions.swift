@@ -378,11 +378,11 @@ extension ValidationRun {
       switch scope {
       case .namedGuard:
         guard let type = payloadFieldTypes[field] else {
-          let all = Set(eventFields.values.flatMap(\.keys))
           if !eventFields.values.contains(where: { $0[field] != nil }) {
+            let advice = hint(for: field, in: .payloadFields)
             report(
               .unknownPayloadField,
-              "no event declares a payload field '\(field)'\(Suggestion.hint(for: field, in: all))",
+              "no event declares a payload field '\(field)'\(advice)",
               at: at(1), length: field.count)
           }
           return nil
@@ -467,10 +467,7 @@ extension ValidationRun {
       }
       return walk(.record(action.resultType), parts, from: 1, at: at)
     }
-    let candidates =
-      Array(guardIndex.keys) + Array(contextTypes.keys) + ["event", "settings"]
-      + Array(calledActions)
-    var advice = Suggestion.hint(for: root, in: candidates)
+    var advice = hint(for: root, in: .roots)
     if advice.isEmpty, parts.count == 1, isEnumerationCase(root) {
       advice = "; to compare with the text \(root), quote it: \"\(root)\""
     } else if advice.isEmpty, parts.count > 1 {

@@ -4,7 +4,7 @@ extension ValidationRun {
     if stateIndex[start.value] == nil {
       report(
         .unknownStartState,
-        "start state '\(start.value)' is not defined\(Suggestion.hint(for: start.value, in: stateIndex.keys))",
+        "start state '\(start.value)' is not defined\(hint(for: start.value, in: .states))",
         at: start.location, length: start.value.count)
     }
     for stateNumber in definition.states.indices {
@@ -50,7 +50,7 @@ extension ValidationRun {
         if eventFields[event.value] == nil {
           report(
             .unknownEvent,
-            "unknown event '\(event.value)'\(Suggestion.hint(for: event.value, in: eventFields.keys)); declare it under 'events'",
+            "unknown event '\(event.value)'\(hint(for: event.value, in: .events)); declare it under 'events'",
             at: event.location, length: event.value.count)
         }
         usedEvents.insert(event.value)
@@ -80,7 +80,7 @@ extension ValidationRun {
       if stateIndex[target.value] == nil {
         report(
           .unknownState,
-          "unknown state '\(target.value)'\(Suggestion.hint(for: target.value, in: stateIndex.keys))",
+          "unknown state '\(target.value)'\(hint(for: target.value, in: .states))",
           at: target.location, length: target.value.count)
       }
       if let source = transition.guardSource {
@@ -269,7 +269,7 @@ extension ValidationRun {
     if stateIndex[name.value] == nil {
       report(
         .unknownState,
-        "unknown state '\(name.value)'\(Suggestion.hint(for: name.value, in: stateIndex.keys))",
+        "unknown state '\(name.value)'\(hint(for: name.value, in: .states))",
         at: name.location, length: name.value.count)
     }
   }

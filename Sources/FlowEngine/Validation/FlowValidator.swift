@@ -21,6 +21,42 @@ public struct FlowValidator {
   }
 }
 
+/// The name sets of a flow that can hold thousands of names: hints over them use an index.
+enum SuggestionSet: Hashable {
+  case states
+  case events
+  /// What a condition's first name can be: guards, context fields, event, settings, actions.
+  case roots
+  /// Every payload field of every event.
+  case payloadFields
+}
+
+extension ValidationRun {
+  /// " (did you mean 'x'?)" or "" for an unknown name among one of the flow's large name sets.
+  /// Each set's index is built once; the sets are complete before names are resolved, except
+  /// the actions called so far, so the roots' index is rebuilt when that set has grown.
+  mutating func hint(for name: String, in set: SuggestionSet) -> String {
+    if let (index, actions) = suggestionIndexes[set],
+      set != .roots || actions == calledActions.count
+    {
+      return index.hint(for: name)
+    }
+    let candidates: [String]
+    switch set {
+    case .states: candidates = Array(stateIndex.keys)
+    case .events: candidates = Array(eventFields.keys)
+    case .roots:
+      candidates =
+        Array(guardIndex.keys) + Array(contextTypes.keys) + ["event", "settings"]
+        + Array(calledActions)
+    case .payloadFields: candidates = eventFields.values.flatMap(\.keys)
+    }
+    let index = SuggestionIndex(candidates)
+    suggestionIndexes[set] = (index, calledActions.count)
+    return index.hint(for: name)
+  }
+}
+
 /// The state of one validation: tables built from the definition, and what was found so far.
 struct ValidationRun {
   var definition: FlowDefinition
@@ -47,6 +83,8 @@ struct ValidationRun {
   var guardDependencies: [String: [Located<String>]] = [:]
   var usedGuards: Set<String> = []
   var usedEvents: Set<String> = []
+  /// "Did you mean" indexes of the large name sets, built on first use (see `hint(for:in:)`).
+  var suggestionIndexes: [SuggestionSet: (index: SuggestionIndex, actions: Int)] = [:]
   /// Parsed expressions by text: flows repeat the same conditions and arguments many times.
   var parsedExpressions: [String: Result<Expression, ExpressionSyntaxError>] = [:]
 
