@@ -49,19 +49,20 @@ public enum FlowChecker {
     state.add(Account(id: "north", name: "North Co"))
     state.add(Account(id: "south", name: "South Co"))
     var number = 1
-    func nextPhone() -> PhoneNumber {
+    /// Adds a user with the next free number (+1 555 020 0001, …).
+    func add(
+      _ id: String, _ role: Role, _ account: String, enabled: Bool, channel: Channel,
+      change: (inout User) -> Bool = { _ in true }
+    ) {
       defer { number += 1 }
-      // Eleven digits after +1 never collide with the flow's own literals below.
-      return (try? PhoneNumber(parsing: "+1555020\(String(format: "%04d", number))"))
-        ?? (try! PhoneNumber(parsing: "+15550200000"))
-    }
-    func user(
-      _ id: String, _ role: Role, _ account: String, enabled: Bool, channel: Channel
-    ) -> User {
-      User(
-        id: id, name: id, role: role, account: account, phone: nextPhone(),
+      guard state.users[id] == nil,
+        let phone = try? PhoneNumber(parsing: "+1555020\(String(format: "%04d", number))")
+      else { return }
+      var user = User(
+        id: id, name: id, role: role, account: account, phone: phone,
         email: "\(id)@example.test",
         twoFactor: TwoFactorSettings(enabled: enabled, channel: channel))
+      if change(&user) { state.add(user) }
     }
     for account in ["north", "south"] {
       for role in Role.allCases {
@@ -69,7 +70,7 @@ public enum FlowChecker {
           for channel in Channel.allCases {
             let suffix = channel == .sms ? "" : "-\(channel.rawValue)"
             let id = "\(role.rawValue)-\(enabled ? "2fa" : "no2fa")-\(account)\(suffix)"
-            state.add(user(id, role, account, enabled: enabled, channel: channel))
+            add(id, role, account, enabled: enabled, channel: channel)
           }
         }
       }
@@ -82,35 +83,37 @@ public enum FlowChecker {
       let field = String(name[name.index(after: dot)...])
       for case .string(let text) in values { literals[field, default: []].insert(text) }
     }
-    for id in literals["id", default: []].sorted() where state.users[id] == nil {
-      state.add(user(id, .admin, "north", enabled: true, channel: .sms))
+    for id in literals["id", default: []].sorted() {
+      add(id, .admin, "north", enabled: true, channel: .sms)
     }
     for account in literals["account", default: []].sorted()
     where state.accounts[account] == nil {
       state.add(Account(id: account, name: account))
       for role in Role.allCases {
         for enabled in [true, false] {
-          let id = "\(role.rawValue)-\(enabled ? "2fa" : "no2fa")-\(account)"
-          if state.users[id] == nil {
-            state.add(user(id, role, account, enabled: enabled, channel: .sms))
-          }
+          add(
+            "\(role.rawValue)-\(enabled ? "2fa" : "no2fa")-\(account)", role, account,
+            enabled: enabled, channel: .sms)
         }
       }
     }
-    for (field, values) in literals where ["name", "phone", "email"].contains(field) {
+    for (field, values) in literals.sorted(by: { $0.key < $1.key })
+    where ["name", "phone", "email"].contains(field) {
       for (index, value) in values.sorted().enumerated() {
         for role in Role.allCases {
-          var variant = user(
+          add(
             "\(role.rawValue)-\(field)\(index + 1)-north", role, "north", enabled: true,
-            channel: .sms)
-          switch field {
-          case "name": variant.name = value
-          case "email": variant.email = value
-          default:
-            guard let phone = try? PhoneNumber(parsing: value) else { continue }
-            variant.phone = phone
+            channel: .sms
+          ) { variant in
+            switch field {
+            case "name": variant.name = value
+            case "email": variant.email = value
+            default:
+              guard let phone = try? PhoneNumber(parsing: value) else { return false }
+              variant.phone = phone
+            }
+            return true
           }
-          if state.users[variant.id] == nil { state.add(variant) }
         }
       }
     }

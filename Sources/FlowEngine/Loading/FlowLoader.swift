@@ -111,7 +111,9 @@ struct FlowLoader {
         guard let condition = guardSource(whenNode, what: "'when'") else { return nil }
         kind = .performsWhen(action: action, condition: condition)
       case "in":
-        guard let state = self.name(fields["in"]!, what: "a state") else { return nil }
+        guard let node = fields["in"], let state = self.name(node, what: "a state") else {
+          return nil
+        }
         guard let holdsNode = fields["holds"], fields["via"] == nil, fields["when"] == nil else {
           report(
             .wrongType,
@@ -122,7 +124,9 @@ struct FlowLoader {
         guard let condition = guardSource(holdsNode, what: "'holds'") else { return nil }
         kind = .holdsIn(state: state, condition: condition)
       case "canReach":
-        guard let state = self.name(fields["canReach"]!, what: "a state") else { return nil }
+        guard let node = fields["canReach"], let state = self.name(node, what: "a state") else {
+          return nil
+        }
         if fields["via"] != nil {
           report(
             .wrongType, "'canReach' takes an optional 'when' (a condition on the start), not 'via'",
