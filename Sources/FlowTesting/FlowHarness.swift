@@ -61,9 +61,9 @@ public final class FlowHarness {
     return result.trace
   }
 
-  /// Moves the simulated clock forward.
+  /// Moves the simulated clock forward; timers that fall due fire (their traces are kept).
   public func advance(by seconds: Int) {
-    dryRun.wait(seconds)
+    traces += dryRun.wait(seconds)
   }
 
   /// Moves the simulated clock forward by a duration such as `11m`.
@@ -72,7 +72,7 @@ public final class FlowHarness {
       Issue.record("'\(duration)' is not a duration such as 11m, 30s or 2h")
       return
     }
-    dryRun.wait(seconds)
+    advance(by: seconds)
   }
 
   // MARK: - Looking

@@ -77,6 +77,14 @@ enum SQLiteSchema {
             at INTEGER NOT NULL);
           """)
     }
+    // Timers: when each session's next timer falls due, indexed for `tick`.
+    migrator.registerMigration("v2-timers") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE sessions ADD COLUMN due_at INTEGER;
+          CREATE INDEX sessions_due ON sessions(due_at) WHERE due_at IS NOT NULL;
+          """)
+    }
     return migrator
   }
 }

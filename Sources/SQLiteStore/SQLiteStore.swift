@@ -36,20 +36,24 @@ public final class SQLiteStore: SessionStore, Sendable {
   ) throws {
     self.path = path
     self.pool = pool
-    self.clock = clock
-    let (check, kind) = try Self.wrap {
-      try pool.read { db -> (String?, String?) in
+    let (check, kind, floor) = try Self.wrap {
+      try pool.read { db -> (String?, String?, String?) in
         (
           try String.fetchOne(
             db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'key-check'"),
           try String.fetchOne(
-            db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'kind'")
+            db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'kind'"),
+          try String.fetchOne(
+            db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'clock'")
         )
       }
     }
     guard let check, let kind, let parsed = Kind(rawValue: kind) else {
       throw StoreError("\(path) is not a flow store (run flowctl store init)")
     }
+    // A dry-run store's time may have been moved forward (`moveClock`); it never goes back.
+    self.clock =
+      parsed == .dryRun ? FloorClock(base: clock, floor: floor.flatMap { Int($0) } ?? .min) : clock
     guard check == Self.keyCheck(key) else {
       throw StoreError("the key given for \(path) is not this store's key")
     }
@@ -220,6 +224,30 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
       }
     }
+  }
+
+  /// Moves a dry-run store's clock forward to `time` (seconds since 1970, UTC), for this
+  /// process and every later one; refused on a live store and for a time earlier than the
+  /// store's now (its time is monotonic).
+  public func moveClock(to time: Int) async throws {
+    guard kind == .dryRun, let clock = clock as? FloorClock else {
+      throw StoreError("only a dry-run store's clock can be moved; a live store runs on real time")
+    }
+    let now = clock.now()
+    guard time >= now else {
+      throw StoreError(
+        "the store's clock is at \(AuditTime.iso8601(now)); it cannot go back to \(AuditTime.iso8601(time))"
+      )
+    }
+    try await SQLiteStore.wrapAsync {
+      try await pool.write { db in
+        try db.execute(
+          sql:
+            "INSERT INTO meta (name, value) VALUES ('clock', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+          arguments: [String(time)])
+      }
+    }
+    _ = clock.move(to: time)
   }
 
   /// What the simulated inbox of a dry-run store holds for a destination, oldest first.

@@ -85,8 +85,16 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
         id: row["id"], flowID: row["flow_id"], flowVersion: row["version"],
         contentHash: row["content_hash"], state: row["state"], outcome: row["outcome"],
         seq: row["seq"], actor: row["actor"], startedAt: row["started_at"],
-        updatedAt: row["updated_at"], expiresAt: row["expires_at"], body: [UInt8](body))
+        updatedAt: row["updated_at"], expiresAt: row["expires_at"], dueAt: row["due_at"],
+        body: [UInt8](body))
     }
+  }
+
+  func dueSessions(at now: Int, limit: Int) throws -> [String] {
+    try String.fetchAll(
+      db.cachedStatement(
+        sql: "SELECT id FROM sessions WHERE due_at <= ? ORDER BY due_at, id LIMIT ?"),
+      arguments: [now, limit])
   }
 
   func sessionValue(_ id: String) -> Session? { nil }
@@ -96,12 +104,12 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
     try db.cachedStatement(
       sql: """
         INSERT INTO sessions (id, flow, state, outcome, seq, actor, started_at, updated_at,
-          expires_at, body)
-        VALUES (?, (SELECT id FROM flows WHERE content_hash = ?), ?, ?, ?, ?, ?, ?, ?, ?)
+          expires_at, due_at, body)
+        VALUES (?, (SELECT id FROM flows WHERE content_hash = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
     ).execute(arguments: [
       row.id, row.contentHash, row.state, row.outcome, row.seq, row.actor, row.startedAt,
-      row.updatedAt, row.expiresAt, Data(row.body),
+      row.updatedAt, row.expiresAt, row.dueAt, Data(row.body),
     ])
   }
 
@@ -110,12 +118,12 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
     try db.cachedStatement(
       sql: """
         UPDATE sessions SET state = ?, outcome = ?, seq = ?, updated_at = ?, expires_at = ?,
-          body = ?
+          due_at = ?, body = ?
         WHERE id = ? AND seq = ?
         """
     ).execute(arguments: [
-      row.state, row.outcome, row.seq, row.updatedAt, row.expiresAt, Data(row.body), row.id,
-      expectedSeq,
+      row.state, row.outcome, row.seq, row.updatedAt, row.expiresAt, row.dueAt, Data(row.body),
+      row.id, expectedSeq,
     ])
     return db.changesCount == 1
   }

@@ -27,15 +27,17 @@ struct Interactive {
           say("wait takes a duration such as 11m, 30s or 2h\n")
           continue
         }
-        dryRun.wait(seconds)
+        let fired = dryRun.wait(seconds)
         if let text = renderer.wait(seconds) { say(text) }
+        say(renderer.steps(fired, deliveries: dryRun.newDeliveries()))
+        allAccepted = allAccepted && fired.allSatisfy(\.accepted)
       default:
         guard let payload = payload(for: command, words: Array(words.dropFirst())) else {
           return allAccepted
         }
         let result = dryRun.send(command, payload)
-        allAccepted = allAccepted && result.accepted
-        say(renderer.step(result.trace, deliveries: dryRun.newDeliveries()))
+        allAccepted = allAccepted && result.accepted && result.timers.allSatisfy(\.accepted)
+        say(renderer.steps(result.timers + [result.trace], deliveries: dryRun.newDeliveries()))
       }
     }
     return allAccepted

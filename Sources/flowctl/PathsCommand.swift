@@ -52,6 +52,22 @@ struct PathsCommand: ParsableCommand {
         targets.append(
           (name, "transition", report.pathToTransition["\(state.name)|always|\(index)"]))
       }
+      for (index, timer) in state.timers.enumerated() {
+        let name =
+          "\(state.name) --after[\(index)] \(Value.format(duration: timer.seconds))--> \(compiled.states[timer.transition.target].name)"
+        targets.append(
+          (name, "transition", report.pathToTransition["\(state.name)|after|\(index)"]))
+      }
+    }
+    if let deadline = compiled.deadline {
+      // The deadline's shortest path, in whichever state it fell.
+      let taken = report.pathToTransition.filter { $0.key.contains("|deadline|") }.values
+        .min { $0.steps.count < $1.steps.count }
+      targets.append(
+        (
+          "deadline \(Value.format(duration: deadline.seconds)) --> \(compiled.states[deadline.transition.target].name)",
+          "transition", taken
+        ))
     }
     var emitted = 0
     if let emit {

@@ -95,12 +95,14 @@ struct RunCommand: ParsableCommand {
       for item in script.items {
         switch item {
         case .wait(let seconds, _):
-          dryRun.wait(seconds)
+          let fired = dryRun.wait(seconds)
           if let line = renderer.wait(seconds) { emit(line) }
+          emit(renderer.steps(fired, deliveries: dryRun.newDeliveries()))
+          allAccepted = allAccepted && fired.allSatisfy(\.accepted)
         case .event(let name, let payload, _):
           let result = dryRun.send(name, payload)
-          allAccepted = allAccepted && result.accepted
-          emit(renderer.step(result.trace, deliveries: dryRun.newDeliveries()))
+          allAccepted = allAccepted && result.accepted && result.timers.allSatisfy(\.accepted)
+          emit(renderer.steps(result.timers + [result.trace], deliveries: dryRun.newDeliveries()))
         }
       }
     } else {

@@ -83,7 +83,8 @@ struct StepPrinter {
 extension SessionEngine {
   /// The engine of the store commands: the 2FA catalog, the wall clock.
   init(commandsOn store: SQLiteStore) {
-    self.init(store: store, catalog: AccountSecurityCatalog.catalog, clock: SystemClock())
+    // The store's clock: a dry-run store's may have been moved forward (store tick --at).
+    self.init(store: store, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
   }
 }
 

@@ -19,10 +19,11 @@ struct StoreCommand: ParsableCommand {
         flowctl store init build/team.sqlite --world examples/team.yaml
         flowctl store inbox build/team.sqlite +15550100001 --last-code
         flowctl store audit build/team.sqlite --session 3f2a…
+        flowctl store tick build/team.sqlite --at 2026-12-02T10:15:00Z
       """,
     subcommands: [
       StoreInitCommand.self, StoreInboxCommand.self, StoreAuditCommand.self,
-      StoreDispatchCommand.self,
+      StoreDispatchCommand.self, StoreTickCommand.self,
     ]
   )
 }
@@ -184,5 +185,101 @@ struct StoreDispatchCommand: AsyncParsableCommand {
     } catch {
       throw StoreExit.report(error)
     }
+  }
+}
+
+struct StoreTickCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tick",
+    abstract: "Fire every timer of a store that is due: idle timeouts (after) and deadlines.",
+    discussion: """
+      Each due timer fires once, in due order, as a step of its session (its
+      guards, actions and audit entry `timer` commit together), at its due time.
+      A timer whose session has moved on since it was set is void; a second tick
+      fires nothing new. What the firings queued for delivery is delivered after.
+      flowctl serve runs the same as a background service.
+
+      --at moves a dry-run store's clock to that UTC time first (ISO 8601, such
+      as 2026-12-02T10:15:00Z), for this command and every later one on the
+      store: a dry-run store's time only moves forward. A live store runs on
+      real time and refuses --at.
+
+      Each line: session, the timer (after 15m in editingPhone, deadline 1h),
+      and where the session went. Exit status: 0 ticked (whether or not a timer
+      was due); 1 bad --at, or --at on a live store, or a time earlier than the
+      store's; 5 the store failed (nothing of the failed batch was kept).
+
+      Example:
+        flowctl store tick build/team.sqlite --at 2026-12-02T10:15:00Z
+      """
+  )
+
+  @Argument(help: "The store file.", completion: .file())
+  var path: String
+
+  @Option(
+    help: ArgumentHelp(
+      "Move a dry-run store's clock to this UTC time first.", valueName: "2026-12-02T10:15:00Z"))
+  var at: String?
+
+  @Flag(help: "One JSON object per firing.")
+  var json = false
+
+  func run() async throws {
+    let store = try StoreOptions.open(path)
+    if let at {
+      guard let time = Self.parse(at) else {
+        Terminal.writeError(
+          "error: --at '\(at)' is not a UTC time in ISO 8601, such as 2026-12-02T10:15:00Z\n")
+        throw ExitCode(1)
+      }
+      do {
+        try await store.moveClock(to: time)
+      } catch let error as StoreError {
+        Terminal.writeError("error: \(error)\n")
+        throw ExitCode(1)
+      }
+    }
+    do {
+      let engine = SessionEngine(commandsOn: store)
+      let firings = try await engine.tick()
+      var fired = 0
+      for firing in firings {
+        for trace in firing.traces {
+          fired += 1
+          let outcome = firing.session.outcome.map { ", outcome \($0)" } ?? ""
+          let what =
+            trace.rejection.map { "refused (\($0.kind)); the timer is spent" }
+            ?? "\(trace.from) → \(trace.to)\(outcome)"
+          if json {
+            var object: [String: Any] = [
+              "session": firing.session.id, "timer": trace.timer ?? "", "from": trace.from,
+              "to": trace.to, "accepted": trace.accepted, "seq": firing.session.seq,
+            ]
+            if let outcome = trace.outcome { object["outcome"] = outcome }
+            if let rejection = trace.rejection { object["rejection"] = rejection.kind }
+            print(TraceRenderer.line(object), terminator: "")
+          } else {
+            print("\(firing.session.id) \(trace.timer ?? "timer"): \(what)")
+          }
+        }
+      }
+      try await store.dispatch()
+      if !json {
+        print(
+          "fired \(fired) timer\(fired == 1 ? "" : "s") in \(firings.count) session\(firings.count == 1 ? "" : "s") at \(AuditTime.iso8601(store.clock.now()))"
+        )
+      }
+    } catch {
+      throw StoreExit.report(error)
+    }
+  }
+
+  /// `2026-12-02T10:15:00Z` (seconds optional fractions not accepted) as seconds since 1970.
+  static func parse(_ text: String) -> Int? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    guard text.hasSuffix("Z"), let date = formatter.date(from: text) else { return nil }
+    return Int(date.timeIntervalSince1970)
   }
 }

@@ -30,6 +30,14 @@ struct TraceRenderer {
     json ? jsonLine(trace, deliveries: deliveries) : text(trace, deliveries: deliveries)
   }
 
+  /// Several steps in order (timers that fired, then an event); the deliveries of all of them
+  /// are shown with the last.
+  func steps(_ traces: [StepTrace], deliveries: [OutboundMessage]) -> String {
+    traces.enumerated().map { index, trace in
+      step(trace, deliveries: index == traces.count - 1 ? deliveries : [])
+    }.joined()
+  }
+
   func wait(_ seconds: Int) -> String? {
     json ? nil : paint("wait \(Value.format(duration: seconds))", "2") + " (simulated clock)\n"
   }
@@ -51,6 +59,17 @@ struct TraceRenderer {
   // MARK: - Text
 
   private func text(_ trace: StepTrace, deliveries: [OutboundMessage]) -> String {
+    if let timer = trace.timer {
+      let label = timer.hasPrefix("deadline") ? "\(timer) in \(trace.from)" : timer
+      if let rejection = trace.rejection {
+        return paint("✗ ⏱ \(label)", "1;31") + " refused (\(rejection.kind)); the timer is spent\n"
+          + "    \(rejection)\n"
+      }
+      var out = paint("⏱ \(label)", "1;36") + " → \(bold(trace.to))\n"
+      if trace.transitions.isEmpty { out += "    no condition held; the session stays\n" }
+      out += details(trace, deliveries: deliveries)
+      return out
+    }
     var title = trace.event ?? "start"
     if !trace.payload.isEmpty {
       title += " {" + trace.payload.map { "\($0.name): \($0.value)" }.joined(separator: ", ") + "}"
@@ -63,8 +82,15 @@ struct TraceRenderer {
       return out
     }
     out += paint("▸ \(title)", "1;36") + "  \(trace.from) → \(bold(trace.to))\n"
+    return out + details(trace, deliveries: deliveries)
+  }
+
+  /// The transitions of an accepted step, their guards and effects, and its deliveries.
+  private func details(_ trace: StepTrace, deliveries: [OutboundMessage]) -> String {
+    var out = ""
     for transition in trace.transitions {
-      let kind = transition.isEventless ? " (always)" : ""
+      let kind =
+        transition.timer.map { " (\($0))" } ?? (transition.isEventless ? " (always)" : "")
       out += "  \(transition.from) → \(transition.to)\(kind)\n"
       for guardTrace in transition.guards { out += "    guard   \(guardLine(guardTrace))\n" }
       for effect in transition.effects { out += "    effect  \(effect)\n" }
@@ -147,6 +173,7 @@ struct TraceRenderer {
       if case .checkViolated(let check, _) = rejection { object["check"] = check }
     }
     if let outcome = trace.outcome { object["outcome"] = outcome }
+    if let timer = trace.timer { object["timer"] = timer }
     return object
   }
 

@@ -66,7 +66,8 @@ struct SnapshotTests {
       try Session.decode(Array(otherText.utf8), for: own.flow)
     }
     let otherFormat = resigned(
-      text.replacingOccurrences(of: "\"format\":2", with: "\"format\":99"))
+      text.replacingOccurrences(
+        of: "\"format\":\(Session.formatVersion)", with: "\"format\":99"))
     #expect(otherFormat != resigned(text))
     #expect(throws: Session.DecodingError.self) {
       try Session.decode(Array(otherFormat.utf8), for: own.flow)
@@ -91,7 +92,7 @@ struct SnapshotTests {
     // CONTENT-HASH (the tag and the hash change with every edit of the flow).
     let golden = try String(
       contentsOf: Harness.packageRoot.appendingPathComponent(
-        "Tests/Fixtures/sessions/own-number-start.v2.json"),
+        "Tests/Fixtures/sessions/own-number-start.v3.json"),
       encoding: .utf8)
     let body = String(text[..<text.range(of: ",\"tag\":\"", options: .backwards)!.lowerBound])
     #expect(
@@ -100,6 +101,24 @@ struct SnapshotTests {
     for fact in ["\"actor.", "\"target.", "+1555", "@example"] {
       #expect(!text.contains(fact), "the session holds \(fact)")
     }
+  }
+
+  @Test("a session written in format 2, before timers, still reads: no timer is due")
+  func formatTwoStillReads() throws {
+    let run = try Harness(Harness.ownFlowPath, actor: "ada", target: "ada")
+    let golden = try String(
+      contentsOf: Harness.packageRoot.appendingPathComponent(
+        "Tests/Fixtures/sessions/own-number-start.v2.json"),
+      encoding: .utf8)
+    let body = String(
+      golden.trimmingCharacters(in: .whitespacesAndNewlines)
+        .replacingOccurrences(of: "CONTENT-HASH", with: run.flow.contentHash).dropLast())
+    let text = body + ",\"tag\":\"" + testSessionKey.tag(Array(body.utf8)) + "\"}"
+    let session = try Session.decode(Array(text.utf8), for: run.flow)
+    #expect(session.state == "securityCenter")
+    #expect(session.dueAt == nil)
+    #expect(session.enteredAt == session.updatedAt)
+    #expect(session.timersDone == 0)
   }
 
   /// The text with its tag made again (as an attacker with the store's key could).

@@ -90,6 +90,14 @@ struct Harness: CustomStringConvertible {
     return result.trace
   }
 
+  /// Moves the clock forward; the timers that fall due fire, in order.
+  mutating func wait(_ seconds: Int) {
+    clock.advance(by: seconds)
+    let fired = try! runner.fireDue(session)
+    session = fired.last?.session ?? session
+    traces += fired.map(\.trace)
+  }
+
   /// The last code delivered to `destination`, read off the simulated inbox like a person would.
   func lastCode(to destination: String) -> String? {
     services.snapshot.inbox(of: destination).last { $0.code != nil }?.code
@@ -135,7 +143,7 @@ struct Script: Sendable, CustomStringConvertible {
       case .event(let name, let payload): run.send(name, payload)
       case .codeFrom(let destination):
         run.send("submitCode", ["code": .string(run.lastCode(to: destination) ?? "000000")])
-      case .wait(let seconds): run.clock.advance(by: seconds)
+      case .wait(let seconds): run.wait(seconds)
       }
     }
   }
@@ -144,6 +152,10 @@ struct Script: Sendable, CustomStringConvertible {
 
   /// Runs that together rest in every state of both shipped flows.
   static let all: [Script] = [
+    Script(
+      name: "own: idle after disabling 2FA", flow: Harness.ownFlowPath, actor: "ada",
+      target: "ada",
+      steps: [.event("disable2FA"), .codeFrom("+15550100001"), .wait(15 * 60)]),
     Script(
       name: "own: happy path", flow: Harness.ownFlowPath, actor: "ada", target: "ada",
       steps: [

@@ -18,7 +18,7 @@ struct CheckAndPathsTests {
       result.stdout.contains(
         "✓ a number changes only when the actor is an admin of the member's account and not the member"
       ))
-    #expect(result.stdout.hasSuffix("14 passed, 0 failed\n"))
+    #expect(result.stdout.hasSuffix("15 passed, 0 failed\n"))
   }
 
   /// The acceptance test of the checks: without the code-verification guard, a wrong code
@@ -48,7 +48,7 @@ struct CheckAndPathsTests {
       check.stdout.contains(
         "the transition from 'checkingCurrentCode' (always) to 'locked' is never taken on any explored path"
       ))
-    #expect(check.stdout.hasSuffix("8 passed, 3 failed\n"))
+    #expect(check.stdout.hasSuffix("9 passed, 3 failed\n"))
 
     let folder = out.appendingPathComponent("update-own-2fa-phone-check-2")
     let events = try String(

@@ -89,28 +89,51 @@ struct RunCommandTests {
     #expect(lines.end["outcome"] as? String == "needs-support")
   }
 
-  /// Dry runs go through the same engine as a store: a session past its maximum age (an hour
-  /// by default) rejects every event, and nothing changes.
+  /// Dry runs go through the same engine as a store: a session of a flow without a deadline,
+  /// past its maximum age (an hour by default), rejects every event, and nothing changes.
   @Test func dryRunSessionsExpire() throws {
     let events = try Self.script(
       """
-      - disable2FA
+      - editPhone: { phone: "+15550107777" }
       - wait: 59m
       - cancel
       """)
-    let inTime = try Self.run(Self.own, actor: "ada", events: events)
+    let inTime = try Self.run(Self.team, actor: "ada", target: "tess", events: events)
     #expect(inTime.status == 0, "\(inTime.stdout)")
     let late = try Self.script(
       """
-      - disable2FA
+      - editPhone: { phone: "+15550107777" }
       - wait: 1h
       - cancel
       """)
-    let result = try Self.run(Self.own, actor: "ada", events: late)
+    let result = try Self.run(Self.team, actor: "ada", target: "tess", events: late)
     #expect(result.status == 3)
     let lines = try Self.parse(result.stdout)
     #expect(lines.events.last?["rejection"] as? String == "session-expired")
-    #expect(lines.end["state"] as? String == "verifyingCurrentNumber")
+    #expect(lines.end["state"] as? String == "phoneEdited")
+  }
+
+  /// A wait fires the timers that fall due during it, in order, and the trace shows each.
+  @Test func waitFiresTimers() throws {
+    let events = try Self.script(
+      """
+      - disable2FA
+      - submitCode: { code: $received }
+      - wait: 14m
+      - editPhone: { phone: "+15550107777" }
+      - wait: 16m
+      """)
+    let text = try Flowctl.run(
+      ["run", Self.own, "--world", "examples/team.yaml", "--actor", "ada", "--events", events])
+    #expect(text.status == 0, "\(text.stdout)")
+    #expect(text.stdout.contains("⏱ after 15m in phoneEdited → expired"), "\(text.stdout)")
+    #expect(text.stdout.contains("■ final state expired, outcome expired"))
+    let json = try Self.run(Self.own, actor: "ada", events: events)
+    let lines = try Self.parse(json.stdout)
+    let timer = try #require(lines.events.last)
+    #expect(timer["timer"] as? String == "after 15m in phoneEdited")
+    #expect(timer["to"] as? String == "expired")
+    #expect(lines.end["outcome"] as? String == "expired")
   }
 
   @Test func waitPastExpiry() throws {

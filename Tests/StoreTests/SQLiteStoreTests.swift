@@ -62,7 +62,10 @@ struct SQLiteStoreTests {
       #expect(try await sqlite.query("PRAGMA journal_mode") == [["wal"]])
       #expect(try await sqlite.query("PRAGMA synchronous") == [[expected]])
       #expect(try await sqlite.query("PRAGMA integrity_check") == [["ok"]])
-      #expect(try await sqlite.query("SELECT identifier FROM grdb_migrations") == [["v1"]])
+      #expect(
+        try await sqlite.query("SELECT identifier FROM grdb_migrations ORDER BY rowid") == [
+          ["v1"], ["v2-timers"],
+        ])
     }
   }
 

@@ -139,20 +139,21 @@ struct StoreSuiteTests {
   /// SECURITY.md 27.
   @Test("after its maximum age every event is rejected as expired", arguments: StoreKind.allCases)
   func sessionsExpire(_ kind: StoreKind) async throws {
+    // The team-member flow declares no deadline: the engine's maximum age ends its sessions.
     let store = try StoreFixture(kind)
-    let id = try await store.start(ownFlow, actor: "ada").session.id
+    let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
     #expect(try await store.row(id).expiresAt == store.clock.now() + 3_600)
     store.clock.advance(by: 3_599)
-    #expect(try await store.send(id, "disable2FA").accepted)
+    #expect(try await store.send(id, "editPhone", ["phone": .string("+15550107777")]).accepted)
     store.clock.advance(by: 1)
     let late = try await store.send(id, "cancel")
     #expect(late.trace.rejection?.kind == "session-expired")
-    #expect(try await store.row(id).state == "verifyingCurrentNumber")
+    #expect(try await store.row(id).state == "phoneEdited")
 
     // A flow sets its own maximum age.
-    let short = try text(ownFlow).replacingOccurrences(
-      of: "  codeTtl: 10m", with: "  codeTtl: 10m\n  sessionMaxAge: 15m")
-    let other = try await store.start(text: short, actor: "ada").session
+    let short = try text(teamFlow).replacingOccurrences(
+      of: "events:", with: "settings:\n  sessionMaxAge: 15m\n\nevents:")
+    let other = try await store.start(text: short, actor: "ada", target: "tess").session
     #expect(other.expiresAt == store.clock.now() + 900)
     store.clock.advance(by: 900)
     #expect(try await store.send(other.id, "cancel").trace.rejection?.kind == "session-expired")

@@ -12,7 +12,8 @@ public enum AccountSecurityCatalog {
   public static let codePurpose = ValueType.enumeration(
     name: "codePurpose", cases: ["disable-2fa", "enable-2fa", "confirm-phone"])
   public static let auditEvent = ValueType.enumeration(
-    name: "auditEvent", cases: ["access-denied", "support-requested", "flow-cancelled"])
+    name: "auditEvent",
+    cases: ["access-denied", "support-requested", "flow-cancelled", "session-expired"])
   /// An E.164 phone number (`+15550100001`).
   public static let phone = ValueType.scalar(name: "phone")
   /// A verification code as typed by a person: digits only.
@@ -67,9 +68,14 @@ public enum AccountSecurityCatalog {
         .init("ok", .bool, summary: "the code was right, in time and unused"),
         .init("locked", .bool, summary: "verification is locked after too many failures"),
         .init("failures", .int, summary: "consecutive failures so far"),
+        .init(
+          "expired", .bool,
+          summary:
+            "the code pending had expired (whatever was typed); the attempt still counts as a failure"
+        ),
       ],
       // A verdict is about the code of this step: a later step reads `ok` as false again.
-      resultsLastOneStep: true),
+      resultsLastOneStep: true, resultsSince: ["expired": 3]),
     ActionSignature(
       "disableTwoFactor", summary: "Turn 2FA off for the target",
       result: [

@@ -33,6 +33,8 @@ public struct AuditEntry: Sendable, Hashable, Codable {
   public enum Kind: String, Sendable, Hashable, Codable {
     case step
     case eventRejected = "event-rejected"
+    /// A timer fired (or was spent: `detail` says which).
+    case timer
     case codeSent = "code-sent"
     case verificationSucceeded = "verification-succeeded"
     case verificationFailed = "verification-failed"
@@ -45,6 +47,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     case accessDenied = "access-denied"
     case supportRequested = "support-requested"
     case flowCancelled = "flow-cancelled"
+    case sessionExpired = "session-expired"
     case deliveryFailed = "delivery-failed"
   }
 

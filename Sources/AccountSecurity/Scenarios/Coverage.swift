@@ -25,14 +25,33 @@ public struct Coverage: Sendable {
           }
         }
       }
-      for (index, transition) in state.always.enumerated() {
-        let key = Self.key(state.name, "always", index, flow.states[transition.target].name)
-        transitions[key] = false
-        if transition.condition != nil {
-          guardOutcomes[key + " when true"] = false
-          guardOutcomes[key + " when false"] = false
+      let lists = [("always", state.always), ("after", state.timers.map(\.transition))]
+      for (trigger, list) in lists {
+        for (index, transition) in list.enumerated() {
+          let key = Self.key(state.name, trigger, index, flow.states[transition.target].name)
+          transitions[key] = false
+          if transition.condition != nil {
+            guardOutcomes[key + " when true"] = false
+            guardOutcomes[key + " when false"] = false
+          }
         }
       }
+    }
+  }
+
+  /// The list a traced transition was taken from: the event's, `always`, `after`, or the
+  /// deadline's.
+  static func list(of transition: TransitionTrace, from: Int, flow: CompiledFlow)
+    -> [CompiledTransition]
+  {
+    switch transition.timer {
+    case "after": return flow.states[from].timers.map(\.transition)
+    case "deadline": return flow.deadline.map { [$0.transition] } ?? []
+    default:
+      if let event = transition.event, let eventID = flow.eventIndex[event] {
+        return flow.states[from].handlers[eventID]
+      }
+      return flow.states[from].always
     }
   }
 
@@ -45,14 +64,11 @@ public struct Coverage: Sendable {
     for transition in trace.transitions {
       states[transition.to] = true
       guard let from = flow.stateIndex[transition.from] else { continue }
-      let list: [CompiledTransition]
-      let trigger = transition.event ?? "always"
-      if let event = transition.event, let eventID = flow.eventIndex[event] {
-        list = flow.states[from].handlers[eventID]
-      } else {
-        list = flow.states[from].always
-      }
+      let list = Self.list(of: transition, from: from, flow: flow)
+      let trigger = transition.trigger
       guard transition.index < list.count else { continue }
+      // The deadline is one transition of the flow, whichever state it fires in.
+      if trigger == "deadline" { continue }
       transitions[
         Self.key(
           transition.from, trigger, transition.index,

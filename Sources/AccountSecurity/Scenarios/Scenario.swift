@@ -17,6 +17,8 @@ internal import Foundation
 ///     payload: { code: $received }
 ///     expect: { state: editingPhone, effects: [verifyCode, disableTwoFactor] }
 ///   - wait: 11m
+///   - wait: 15m                   # timers that fall due fire; expect checks what they did
+///     expect: { state: expired, outcome: expired }
 /// final:
 ///   state: completed
 ///   outcome: completed
@@ -39,7 +41,9 @@ public struct Scenario: Sendable {
   public enum Step: Sendable {
     case send(
       event: String, payload: [String: Value], expect: Expectation?, location: SourceLocation)
-    case wait(seconds: Int, location: SourceLocation)
+    /// Moves the simulated clock; the timers that fall due fire, and `expect` is checked
+    /// against what they did (no timer firing: nothing happened, which is accepted).
+    case wait(seconds: Int, expect: Expectation?, location: SourceLocation)
   }
 
   /// What must be true after a step (or at the start, or at the end).
@@ -130,10 +134,13 @@ public struct Scenario: Sendable {
         continue
       }
       if let waitNode = fields["wait"] {
-        if fields["send"] != nil || fields["payload"] != nil || fields["expect"] != nil {
-          reader.report(.wrongType, "a wait step has only 'wait'", at: node)
+        if fields["send"] != nil || fields["payload"] != nil {
+          reader.report(
+            .wrongType, "a wait step has only 'wait' and, for the timers it fires, 'expect'",
+            at: node)
         } else if let seconds = reader.duration(waitNode, what: "wait") {
-          steps.append(.wait(seconds: seconds, location: node.location))
+          let expect = fields["expect"].flatMap { expectation($0, reader: &reader) }
+          steps.append(.wait(seconds: seconds, expect: expect, location: node.location))
         }
         continue
       }

@@ -67,12 +67,22 @@ public struct ScenarioRunner {
     }
     for step in scenario.steps {
       switch step {
-      case .wait(let seconds, _):
-        run.wait(seconds)
+      case .wait(let seconds, let expect, let location):
+        let fired = run.wait(seconds)
+        for trace in fired { coverage.record(trace, flow: flow, initialState: nil) }
+        result.traces += fired
+        let deliveries = run.newDeliveries()
+        let merged = Self.merged(fired, state: run.session.state)
+        if let expect {
+          check(expect, trace: merged, deliveries: deliveries, run: run, fail: fail)
+        } else if let rejection = merged.rejection {
+          fail("a timer's firing was refused (\(rejection.kind)): \(rejection)", location)
+        }
       case .send(let event, let payload, let expect, let location):
         let stepResult = run.send(event, payload)
+        for trace in stepResult.timers { coverage.record(trace, flow: flow, initialState: nil) }
         coverage.record(stepResult.trace, flow: flow, initialState: nil)
-        result.traces.append(stepResult.trace)
+        result.traces += stepResult.timers + [stepResult.trace]
         let deliveries = run.newDeliveries()
         if let expect {
           check(expect, trace: stepResult.trace, deliveries: deliveries, run: run, fail: fail)
@@ -86,6 +96,16 @@ public struct ScenarioRunner {
     }
     self.coverage[flow.id] = coverage
     return result
+  }
+
+  /// The timers one wait fired, as one step: every transition and effect in order, the first
+  /// refusal if one was refused.
+  static func merged(_ traces: [StepTrace], state: String) -> StepTrace {
+    StepTrace(
+      event: nil, payload: [], from: traces.first?.from ?? state, to: traces.last?.to ?? state,
+      rejection: traces.lazy.compactMap(\.rejection).first,
+      transitions: traces.flatMap(\.transitions), outcome: traces.last?.outcome,
+      timer: traces.first?.timer)
   }
 
   private mutating func flow(at path: String, failing: (String) -> Void) -> CompiledFlow? {

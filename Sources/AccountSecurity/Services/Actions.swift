@@ -149,8 +149,13 @@ struct Actions<Tables: AccountSecurityTables> {
         outcome: "locked")
       try tables.audit(locked)
       tables.survive(.audit([locked]))
-      return ["ok": .bool(false), "locked": .bool(true), "failures": .int(failures)]
+      return [
+        "ok": .bool(false), "locked": .bool(true), "failures": .int(failures),
+        "expired": .bool(false),
+      ]
     }
+    // The code pending had run out of time, whatever was typed (no hint whether it matched).
+    let expired = pending.map { now >= $0.expiresAt } ?? false
     var ok = false
     if var code = pending {
       ok =
@@ -173,7 +178,9 @@ struct Actions<Tables: AccountSecurityTables> {
       try audit(
         .verificationSucceeded,
         "\(purpose.rawValue) code verified for \(PhoneNumber.mask(destination))")
-      return ["ok": .bool(true), "locked": .bool(false), "failures": .int(0)]
+      return [
+        "ok": .bool(true), "locked": .bool(false), "failures": .int(0), "expired": .bool(false),
+      ]
     }
     failures += 1
     try tables.setFailures(key, failures)
@@ -193,7 +200,10 @@ struct Actions<Tables: AccountSecurityTables> {
     for entry in entries { try tables.audit(entry) }
     // Counted and audited whatever else happens in this step (SECURITY.md 26).
     tables.survive(.failedAttempt(key: key, audit: entries))
-    return ["ok": .bool(false), "locked": .bool(locked), "failures": .int(failures)]
+    return [
+      "ok": .bool(false), "locked": .bool(locked), "failures": .int(failures),
+      "expired": .bool(expired),
+    ]
   }
 
   private func invalidatePendingCodes() throws -> [String: Value] {

@@ -54,7 +54,7 @@ public final class DryRun {
     do {
       let step = try engine.sendNow(session: session.id, event: event, payload: resolved)
       session = step.session
-      return FlowRunner.StepResult(session: step.session, trace: step.trace)
+      return FlowRunner.StepResult(session: step.session, trace: step.trace, timers: step.timers)
     } catch {
       preconditionFailure("the in-memory store never fails: \(error)")
     }
@@ -66,9 +66,20 @@ public final class DryRun {
     self.session = session
   }
 
-  /// Moves the simulated clock forward.
-  public func wait(_ seconds: Int) {
+  /// Moves the simulated clock forward and fires, in due order, every timer of the session
+  /// that falls due during the wait; returns their traces.
+  @discardableResult
+  public func wait(_ seconds: Int) -> [StepTrace] {
     clock.advance(by: seconds)
+    do {
+      let firings = try engine.tickNow()
+      if let mine = firings.last(where: { $0.session.id == session.id }) {
+        session = mine.session
+      }
+      return firings.filter { $0.session.id == session.id }.flatMap(\.traces)
+    } catch {
+      preconditionFailure("the in-memory store never fails: \(error)")
+    }
   }
 
   /// The code a person would read off the phone now: the last one delivered to the

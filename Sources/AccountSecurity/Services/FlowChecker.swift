@@ -248,10 +248,13 @@ public enum FlowChecker {
     var leadsTo: Set<Int> = [flow.start]
     var queue = [flow.start]
     var into: [Int: SourceLocation] = [:]
+    if let deadline = flow.deadline, leadsTo.insert(deadline.transition.target).inserted {
+      queue.append(deadline.transition.target)
+      into[deadline.transition.target] = deadline.transition.location
+    }
     while let state = queue.popLast() {
       let compiled = flow.states[state]
-      for transition in compiled.handlers.joined() + compiled.always where !transition.isUnreachable
-      {
+      for transition in compiled.allTransitions where !transition.isUnreachable {
         if leadsTo.insert(transition.target).inserted {
           queue.append(transition.target)
           into[transition.target] = transition.location
@@ -272,12 +275,18 @@ public enum FlowChecker {
         lists.append((flow.events[eventID].name, handlers))
       }
       lists.append(("always", compiled.always))
+      lists.append(("after", compiled.timers.map(\.transition)))
       for (trigger, list) in lists {
         for (index, transition) in list.enumerated() {
           let key = "\(compiled.name)|\(trigger)|\(index)"
           let target = flow.states[transition.target].name
-          let what =
-            "the transition from '\(compiled.name)' \(trigger == "always" ? "(always)" : "on '\(trigger)'") to '\(target)'"
+          let how =
+            switch trigger {
+            case "always": "(always)"
+            case "after": "(\(compiled.timers[index].label))"
+            default: "on '\(trigger)'"
+            }
+          let what = "the transition from '\(compiled.name)' \(how) to '\(target)'"
           if transition.isUnreachable {
             if let taken = transitions[key] {
               gaps.append(
@@ -294,6 +303,15 @@ public enum FlowChecker {
           }
         }
       }
+    }
+    if let deadline = flow.deadline,
+      !transitions.keys.contains(where: { $0.contains("|deadline|") })
+    {
+      gaps.append(
+        Gap(
+          message:
+            "the deadline (\(Value.format(duration: deadline.seconds))) never falls due on any explored path",
+          location: deadline.transition.location))
     }
     return gaps
   }

@@ -160,6 +160,18 @@ struct SessionContext {
 
   /// The audit entry of a step, accepted or rejected.
   func stepEntry(_ trace: StepTrace, of session: Session, at time: Int) -> AuditEntry {
+    if let timer = trace.timer {
+      if let rejection = trace.rejection {
+        return entry(
+          .timer, at: time, outcome: "rejected",
+          detail: "\(timer): refused in \(trace.from) (\(rejection.kind)); the timer is spent")
+      }
+      return entry(
+        .timer, at: time, outcome: trace.outcome ?? "accepted",
+        detail: trace.transitions.isEmpty
+          ? "\(timer): no condition held; \(trace.from) stays (seq \(session.seq))"
+          : "\(timer): \(trace.from) → \(trace.to) (seq \(session.seq))")
+    }
     if let rejection = trace.rejection {
       return entry(
         .eventRejected, at: time, outcome: "rejected",

@@ -70,6 +70,17 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
       sessionValue(id).map { StoredSession($0, key: sessionKey) }
     }
 
+    func dueSessions(at now: Int, limit: Int) -> [String] {
+      var due: [(at: Int, id: String)] = []
+      for (id, stored) in store.rows where rows[id] == nil {
+        if let at = stored.dueAt, at <= now { due.append((at, id)) }
+      }
+      for (id, row) in rows {
+        if let at = row.dueAt, at <= now { due.append((at, id)) }
+      }
+      return due.sorted { ($0.at, $0.id) < ($1.at, $1.id) }.prefix(limit).map(\.id)
+    }
+
     func insertSession(_ session: Session) throws {
       guard sessionValue(session.id) == nil else {
         throw StoreError("session \(session.id) already exists")

@@ -7,6 +7,8 @@ public enum FlowGraph {
     var trigger: String?
     var condition: String?
     var actions: [String]
+    /// `after 15m` or `deadline 1h`: a timer's edge, drawn dashed.
+    var timer: String? = nil
   }
 
   static func edges(of flow: CompiledFlow) -> [Edge] {
@@ -27,9 +29,26 @@ public enum FlowGraph {
             from: state.name, to: flow.states[transition.target].name, trigger: nil,
             condition: transition.condition?.text, actions: transition.actions.map(\.name)))
       }
+      for timer in state.timers {
+        edges.append(
+          Edge(
+            from: state.name, to: flow.states[timer.transition.target].name, trigger: nil,
+            condition: timer.transition.condition?.text,
+            actions: timer.transition.actions.map(\.name), timer: timer.label))
+      }
+    }
+    if let deadline = flow.deadline {
+      edges.append(
+        Edge(
+          from: deadlineNode, to: flow.states[deadline.transition.target].name, trigger: nil,
+          condition: nil, actions: deadline.transition.actions.map(\.name),
+          timer: "deadline \(Value.format(duration: deadline.seconds))"))
     }
     return edges
   }
+
+  /// The deadline can fall in any state that is not final: its edge starts at this node.
+  static let deadlineNode = "any_state"
 
   // MARK: - DOT
 
@@ -55,8 +74,12 @@ public enum FlowGraph {
         lines.append("  \(quoted(state.name));")
       }
     }
+    if flow.deadline != nil {
+      lines.append(
+        "  \(quoted(deadlineNode)) [shape=plaintext, label=\"any state not final\"];")
+    }
     for edge in edges(of: flow) {
-      var label = edge.trigger ?? "always"
+      var label = edge.timer ?? edge.trigger ?? "always"
       if let condition = edge.condition { label += "\n[\(condition)]" }
       if !edge.actions.isEmpty { label += "\n/ \(edge.actions.joined(separator: ", "))" }
       let style = edge.trigger == nil ? ", style=dashed" : ""
@@ -91,8 +114,11 @@ public enum FlowGraph {
       "    direction LR",
       "    [*] --> \(flow.states[flow.start].name)",
     ]
+    if flow.deadline != nil {
+      lines.append("    \(deadlineNode) : any state not final")
+    }
     for edge in edges(of: flow) {
-      var label = edge.trigger ?? "always"
+      var label = edge.timer ?? edge.trigger ?? "always"
       if let condition = edge.condition { label += " when \(condition)" }
       if !edge.actions.isEmpty { label += " / \(edge.actions.joined(separator: ", "))" }
       lines.append("    \(edge.from) --> \(edge.to) : \(mermaidText(label))")

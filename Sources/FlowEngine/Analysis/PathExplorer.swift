@@ -17,13 +17,15 @@ public struct PathExplorer<Services: ExplorableServices> {
   public let maxNodes: Int
   let domains: InputDomains
   let oneStepSlots: [Int]
+  let machine: FlowMachine
 
   public init(
     flow: CompiledFlow, services: Services, clock: ManualClock, waits: [Int], maxNodes: Int = 50_000
   ) {
     self.flow = flow
     self.domains = InputDomains(flow: flow)
-    self.oneStepSlots = FlowMachine(flow: flow).oneStepSlots
+    self.machine = FlowMachine(flow: flow)
+    self.oneStepSlots = machine.oneStepSlots
     self.services = services
     self.clock = clock
     self.waits = waits
@@ -88,6 +90,9 @@ public struct PathExplorer<Services: ExplorableServices> {
     var values: [Value]
     var fingerprint: String
     var visited: Set<Int>
+    /// The state's timers spent, how long until the state's next timer and until the
+    /// deadline (-1: none pending).
+    var timers: [Int]
   }
 
   final class Recorder: @unchecked Sendable {
@@ -203,7 +208,7 @@ public struct PathExplorer<Services: ExplorableServices> {
       NodeKey(
         state: session.stateID, values: restingValues(session),
         fingerprint: services.fingerprint(for: session, now: now),
-        visited: visited)
+        visited: visited, timers: timerKey(session, now: now))
     }
     func add(_ node: Node) -> Int? {
       let nodeKey = key(node.session, node.now, node.visited)
@@ -263,6 +268,11 @@ public struct PathExplorer<Services: ExplorableServices> {
       for seconds in waits {
         steps.append((.wait(seconds: seconds), { nil }))
       }
+      // Time passing until the next timer falls due is an input like an event.
+      if let next = machine.nextTimer(node.session) {
+        let seconds = max(0, next.due - node.now)
+        if !waits.contains(seconds) { steps.append((.wait(seconds: seconds), { nil })) }
+      }
       for (step, send) in steps {
         services.restore(node.saved)
         clock.set(node.now)
@@ -271,10 +281,28 @@ public struct PathExplorer<Services: ExplorableServices> {
         var visited = node.visited
         if case .wait(let seconds) = step {
           clock.advance(by: seconds)
-          if services.fingerprint(for: session, now: clock.now())
-            == services.fingerprint(for: session, now: node.now)
-          {
-            continue
+          let fired = (try? runner.fireDue(session)) ?? []
+          if fired.isEmpty {
+            if services.fingerprint(for: session, now: clock.now())
+              == services.fingerprint(for: session, now: node.now)
+            {
+              continue
+            }
+          } else {
+            for result in fired {
+              if !result.accepted {
+                checkRejected(result.trace, session: result.session, pathTo: cursor, step: step)
+              }
+              record(
+                result.trace,
+                ref: PathRef(
+                  node: cursor, extra: (step, result.session.state), length: node.depth + 1),
+                into: &graph)
+            }
+            visited = check(recorder.take(), visited: visited, pathTo: cursor, step: step)
+            session = fired[fired.count - 1].session
+            // Time leads out of a state as an event does (no dead end).
+            if session.stateID != node.session.stateID { acceptsEvent[cursor] = true }
           }
         } else {
           guard let result = send() else { continue }
@@ -306,6 +334,16 @@ public struct PathExplorer<Services: ExplorableServices> {
     graph.states = nodes.map(\.session.state)
     checkLiveness(&graph, nodes: nodes, edges: edges, acceptsEvent: acceptsEvent, path: path)
     return graph
+  }
+
+  func timerKey(_ session: Session, now: Int) -> [Int] {
+    let groups = flow.states[session.stateID].timerGroups
+    let idle =
+      session.timersDone < groups.count
+      ? session.enteredAt + groups[session.timersDone].seconds - now : -1
+    let deadline =
+      flow.deadline.map { session.deadlineDone ? -1 : session.startedAt + $0.seconds - now } ?? -1
+    return [session.timersDone, idle, deadline]
   }
 
   /// The values that can change what happens next: one-step results (a verdict) are read as
@@ -343,7 +381,7 @@ public struct PathExplorer<Services: ExplorableServices> {
 
   private func record(_ trace: StepTrace, ref: PathRef, into graph: inout Graph) {
     for transition in trace.transitions {
-      let key = "\(transition.from)|\(transition.event ?? "always")|\(transition.index)"
+      let key = "\(transition.from)|\(transition.trigger)|\(transition.index)"
       if graph.transitionRefs[key] == nil { graph.transitionRefs[key] = ref }
       // States passed through within a step (decisions without an event) are reached too.
       for state in [transition.from, transition.to] where graph.stateRefs[state] == nil {

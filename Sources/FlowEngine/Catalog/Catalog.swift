@@ -82,6 +82,9 @@ public struct ActionSignature: Sendable, Hashable {
   /// `ok`): they read as their zero values again from the next step on, so a later state can
   /// never act on an earlier step's verdict.
   public var resultsLastOneStep: Bool
+  /// Result fields added after sessions were first stored, with the session format that
+  /// introduced them: a session stored in an older format reads them as their zero values.
+  public var resultsSince: [String: Int]
 
   public struct Parameter: Sendable, Hashable {
     public var name: String
@@ -106,13 +109,14 @@ public struct ActionSignature: Sendable, Hashable {
 
   public init(
     _ name: String, summary: String, parameters: [Parameter] = [], result: [RecordType.Field] = [],
-    resultsLastOneStep: Bool = false
+    resultsLastOneStep: Bool = false, resultsSince: [String: Int] = [:]
   ) {
     self.name = name
     self.summary = summary
     self.parameters = parameters
     self.result = result
     self.resultsLastOneStep = resultsLastOneStep
+    self.resultsSince = resultsSince
   }
 
   /// The result as a record type, named after the action, for path resolution.

@@ -29,6 +29,8 @@ public struct CompiledFlow: Sendable {
   public let context: [(name: String, type: ValueType)]
   /// The flow's `checks:`, ready for the path explorer.
   public let checks: [CompiledCheck]
+  /// The flow's `deadline`: from any state that is not final, this long after the start.
+  public let deadline: CompiledTimer?
 
   public struct Slot: Sendable {
     public enum Kind: Sendable, Hashable {
@@ -41,6 +43,8 @@ public struct CompiledFlow: Sendable {
     public var name: String
     public var type: ValueType
     public var kind: Kind
+    /// The session format that introduced this result (older sessions read it as zero).
+    public var since = 0
   }
 
   public struct PayloadSlot: Sendable {
@@ -49,10 +53,19 @@ public struct CompiledFlow: Sendable {
   }
 }
 
+extension CompiledState {
+  /// Every transition out of the state: its events', its `always` and its timers'.
+  public var allTransitions: [CompiledTransition] {
+    Array(handlers.joined()) + always + timers.map(\.transition)
+  }
+}
+
 extension CompiledFlow {
-  /// How long a session of this flow lives, in seconds: `settings.sessionMaxAge` when the flow
-  /// sets it to a duration, else `Session.defaultMaxAge` (an hour).
+  /// How long a session of this flow lives, in seconds: the `deadline` when the flow declares
+  /// one, else `settings.sessionMaxAge` when the flow sets it to a duration, else
+  /// `Session.defaultMaxAge` (an hour).
   public var sessionMaxAge: Int {
+    if let deadline { return deadline.seconds }
     for setting in definition.settings where setting.name.value == "sessionMaxAge" {
       if case .duration(let seconds) = setting.value.value, seconds > 0 { return seconds }
     }
@@ -79,9 +92,9 @@ extension CompiledFlow {
       }
     }
     for state in states {
-      for transition in state.handlers.joined() { collect(transition) }
-      for transition in state.always { collect(transition) }
+      for transition in state.allTransitions { collect(transition) }
     }
+    if let deadline { collect(deadline.transition) }
     for check in checks {
       switch check.kind {
       case .reachesWhen(_, let condition), .performsWhen(_, let condition),
@@ -129,6 +142,42 @@ public struct CompiledState: Sendable {
   public let always: [CompiledTransition]
   /// The events this state accepts, by name, sorted: what a rejection lists.
   public let acceptedEvents: [String]
+  /// The `after` entries, in file order.
+  public let timers: [CompiledTimer]
+  /// The timers grouped by delay, shortest first: when a group falls due, its entries are
+  /// tried in file order and the first whose `when` holds is taken (like `always`).
+  public let timerGroups: [(seconds: Int, timers: [Int])]
+
+  init(
+    name: String, isFinal: Bool, outcome: String?, description: String?,
+    handlers: [[CompiledTransition]], always: [CompiledTransition], acceptedEvents: [String],
+    timers: [CompiledTimer]
+  ) {
+    self.name = name
+    self.isFinal = isFinal
+    self.outcome = outcome
+    self.description = description
+    self.handlers = handlers
+    self.always = always
+    self.acceptedEvents = acceptedEvents
+    self.timers = timers
+    var groups: [(seconds: Int, timers: [Int])] = []
+    for seconds in Set(timers.map(\.seconds)).sorted() {
+      groups.append((seconds, timers.indices.filter { timers[$0].seconds == seconds }))
+    }
+    self.timerGroups = groups
+  }
+}
+
+/// A transition taken when time passes: an `after` entry, or the flow's deadline.
+public struct CompiledTimer: Sendable {
+  public let seconds: Int
+  /// Position in the state's `after` list (0 for the deadline).
+  public let index: Int
+  public let transition: CompiledTransition
+
+  /// `after 15m`, as traces and diagrams show it.
+  public var label: String { "after \(Value.format(duration: seconds))" }
 }
 
 public struct CompiledEvent: Sendable {

@@ -51,12 +51,13 @@ public enum FlowCompiler {
       }
       let called = Set(
         definition.states.flatMap { state in
-          (state.always + state.on.flatMap(\.transitions)).flatMap { $0.actions.map(\.name.value) }
-        })
+          state.allTransitions.flatMap { $0.actions.map(\.name.value) }
+        } + (definition.deadline?.transition.actions.map(\.name.value) ?? []))
       for name in called.sorted() {
         guard let signature = catalog.actions[name] else { continue }
         for field in signature.result {
           addSlots(named: "\(name).\(field.name)", type: field.type, kind: .result)
+          if let since = signature.resultsSince[field.name] { slots[slots.count - 1].since = since }
         }
       }
       for setting in definition.settings { settings[setting.name.value] = setting.value.value }
@@ -89,11 +90,21 @@ public enum FlowCompiler {
           guard let event = eventIndex[handler.event.value] else { continue }
           handlers[event] = handler.transitions.map { transition($0) }
         }
+        let timers = state.after.enumerated().map { index, timer in
+          CompiledTimer(
+            seconds: definition.seconds(of: timer.delay.value) ?? 1, index: index,
+            transition: transition(timer.transition))
+        }
         return CompiledState(
           name: state.name.value, isFinal: state.isFinal, outcome: state.outcome?.value,
           description: state.description, handlers: handlers,
           always: state.always.map { transition($0) },
-          acceptedEvents: state.on.map(\.event.value).sorted())
+          acceptedEvents: state.on.map(\.event.value).sorted(), timers: timers)
+      }
+      let deadline = definition.deadline.map { timer in
+        CompiledTimer(
+          seconds: definition.seconds(of: timer.delay.value) ?? 1, index: 0,
+          transition: transition(timer.transition))
       }
       return CompiledFlow(
         id: definition.id.value, version: definition.version.value, title: definition.title.value,
@@ -102,7 +113,7 @@ public enum FlowCompiler {
         stateIndex: stateIndex, start: stateIndex[definition.start.value] ?? 0, events: events,
         eventIndex: eventIndex, slots: slots, slotIndex: slotIndex, payloadFields: payloadFields,
         payloadIndex: payloadIndex, context: context,
-        checks: definition.checks.compactMap { check($0) })
+        checks: definition.checks.compactMap { check($0) }, deadline: deadline)
     }
 
     private func check(_ check: CheckDefinition) -> CompiledCheck? {

@@ -40,11 +40,16 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Codable {
   case mayGetStuck = "E030"
   case unreadableFile = "E031"
   case checkFailed = "E032"
+  // Time
+  case timerDelay = "E033"
+  case timerInFinalState = "E034"
   // Warnings
   case unreachableState = "W001"
   case shadowedTransition = "W002"
   case unusedGuard = "W003"
   case unusedEvent = "W004"
+  case timerAfterDeadline = "W005"
+  case timerNeverFires = "W006"
 
   /// The kebab-case name printed beside the code in docs and JSON output.
   public var name: String {
@@ -81,10 +86,14 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Codable {
     case .mayGetStuck: "may-get-stuck"
     case .unreadableFile: "unreadable-file"
     case .checkFailed: "check-failed"
+    case .timerDelay: "timer-delay"
+    case .timerInFinalState: "timer-in-final-state"
     case .unreachableState: "unreachable-state"
     case .shadowedTransition: "shadowed-transition"
     case .unusedGuard: "unused-guard"
     case .unusedEvent: "unused-event"
+    case .timerAfterDeadline: "timer-after-deadline"
+    case .timerNeverFires: "timer-never-fires"
     }
   }
 

@@ -30,6 +30,8 @@ public struct SessionEngine: Sendable {
     public var session: Session
     public var trace: StepTrace
     public var flow: CompiledFlow
+    /// The timers that fell due before the event and fired first, in order.
+    public var timers: [StepTrace] = []
     public var accepted: Bool { trace.accepted }
   }
 
@@ -161,16 +163,92 @@ public struct SessionEngine: Sendable {
       try auditConflict(event, session: session, flow: flow, expected: expectedSeq, in: transaction)
       return .conflict(expected: expectedSeq, current: session.seq)
     }
+    // Timers that fell due before the event fire first, each its own step.
+    let fired = try core(flow).fireDue(session, now: now, on: transaction)
+    let current = fired.last?.session ?? session
     let result = try core(flow).step(
-      session, event: event, payload: payload, now: now, on: transaction)
-    if result.accepted {
+      current, event: event, payload: payload, now: now, on: transaction)
+    if result.accepted || !fired.isEmpty {
       guard try transaction.updateSession(result.session, expectedSeq: session.seq) else {
         throw Failure.conflict(
           session: id, expected: session.seq,
           current: try transaction.session(id)?.seq ?? session.seq)
       }
     }
-    return .step(Step(session: result.session, trace: result.trace, flow: flow))
+    return .step(
+      Step(
+        session: result.session, trace: result.trace, flow: flow, timers: fired.map(\.trace)))
+  }
+
+  /// What a tick did to one session: the timers it fired, in order, and the session after.
+  public struct Firing: Sendable {
+    public var session: Session
+    public var flow: CompiledFlow
+    /// When the first of them fell due.
+    public var due: Int
+    public var traces: [StepTrace]
+  }
+
+  /// Fires every timer of the store that is due by now, in due order, `batch` sessions per
+  /// transaction. A timer fires at most once: its firing commits with the session, and a
+  /// session that moved on since it was found is judged again inside the transaction.
+  public func tick(batch: Int = 256) async throws -> [Firing] {
+    var all: [Firing] = []
+    while true {
+      let fired = try await tickBatch(limit: batch)
+      if fired.isEmpty { return all }
+      all += fired
+    }
+  }
+
+  /// One transaction of `tick`: up to `limit` sessions with a due timer, fired.
+  public func tickBatch(limit: Int = 256) async throws -> [Firing] {
+    try await store.write { transaction in
+      try tickStep(limit: limit, now: clock.now(), in: transaction)
+    }
+  }
+
+  /// `tick`, on a store that never suspends.
+  public func tickNow(batch: Int = 256) throws -> [Firing] {
+    guard let store = store as? any SynchronousSessionStore else {
+      preconditionFailure("tickNow needs a synchronous store")
+    }
+    var all: [Firing] = []
+    while true {
+      let fired = try store.writeNow { transaction in
+        try tickStep(limit: batch, now: clock.now(), in: transaction)
+      }
+      if fired.isEmpty { return all }
+      all += fired
+    }
+  }
+
+  private func tickStep(limit: Int, now: Int, in transaction: any StoreTransaction) throws
+    -> [Firing]
+  {
+    var firings: [Firing] = []
+    for id in try transaction.dueSessions(at: now, limit: limit) {
+      let (flow, session) = try loadValue(id, in: transaction)
+      guard let due = flow.machine.nextTimer(session)?.due, due <= now else {
+        // Found by a stale due time: nothing is due any more. Put the right one on the row.
+        if session.dueAt != flow.machine.nextTimer(session)?.due {
+          var fixed = session
+          fixed.dueAt = flow.machine.nextTimer(session)?.due
+          _ = try transaction.updateSession(fixed, expectedSeq: session.seq)
+        }
+        continue
+      }
+      let fired = try core(flow).fireDue(session, now: now, on: transaction)
+      guard let last = fired.last else { continue }
+      guard try transaction.updateSession(last.session, expectedSeq: session.seq) else {
+        throw Failure.conflict(
+          session: id, expected: session.seq,
+          current: try transaction.session(id)?.seq ?? session.seq)
+      }
+      firings.append(
+        Firing(session: last.session, flow: flow, due: due, traces: fired.map(\.trace)))
+    }
+    return firings
   }
 
   private enum SendResult: Sendable {
@@ -251,6 +329,7 @@ public struct SessionEngine: Sendable {
       guard session.id == row.id, session.seq == row.seq, session.state == row.state,
         session.outcome == row.outcome, session.startedAt == row.startedAt,
         session.updatedAt == row.updatedAt, session.expiresAt == row.expiresAt,
+        session.dueAt == row.dueAt,
         (session.subjects["actor"] ?? "") == row.actor, session.flowID == row.flowID,
         session.flowVersion == row.flowVersion
       else {

@@ -24,6 +24,9 @@ public protocol StoreTransaction: FlowServices {
   /// The session itself, when the store holds values rather than bytes (in memory: a step
   /// then decodes nothing); nil from stores that keep signed bytes.
   func sessionValue(_ id: String) throws -> Session?
+  /// The ids of sessions with a timer due at or before `now` (`Session.dueAt`), soonest
+  /// first, at most `limit`.
+  func dueSessions(at now: Int, limit: Int) throws -> [String]
   /// Writes a new session.
   func insertSession(_ session: Session) throws
   /// Replaces a session, only if its stored `seq` is still `expectedSeq`; false when it is not.
@@ -48,6 +51,8 @@ public struct StoredSession: Sendable, Hashable {
   public var startedAt: Int
   public var updatedAt: Int
   public var expiresAt: Int
+  /// When the session's next timer falls due, nil when none is pending.
+  public var dueAt: Int? = nil
   /// `Session.packed(key:)`: compact, signed with the store's key, bound to the id and text.
   public var body: [UInt8]
 
@@ -56,8 +61,9 @@ public struct StoredSession: Sendable, Hashable {
   public init(
     id: String, flowID: String, flowVersion: Int, contentHash: String, state: String,
     outcome: String?, seq: Int, actor: String, startedAt: Int, updatedAt: Int, expiresAt: Int,
-    body: [UInt8]
+    dueAt: Int? = nil, body: [UInt8]
   ) {
+    self.dueAt = dueAt
     self.id = id
     self.flowID = flowID
     self.flowVersion = flowVersion
@@ -79,7 +85,7 @@ public struct StoredSession: Sendable, Hashable {
       contentHash: session.contentHash, state: session.state, outcome: session.outcome,
       seq: session.seq, actor: session.subjects["actor"] ?? "", startedAt: session.startedAt,
       updatedAt: session.updatedAt, expiresAt: session.expiresAt,
-      body: session.packed(key: key))
+      dueAt: session.dueAt, body: session.packed(key: key))
   }
 }
 

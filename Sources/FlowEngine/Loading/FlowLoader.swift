@@ -8,10 +8,12 @@ struct FlowLoader {
 
   static let topLevelKeys = [
     "flow", "version", "title", "description", "context", "settings", "guards", "events", "start",
-    "states", "checks",
+    "states", "checks", "deadline",
   ]
-  static let stateKeys = ["description", "on", "always", "final", "outcome"]
+  static let stateKeys = ["description", "on", "always", "after", "final", "outcome"]
   static let transitionKeys = ["to", "when", "do", "description", "unreachable", "reason"]
+  static let timerKeys = ["in"] + transitionKeys
+  static let deadlineKeys = ["in", "to", "do", "description"]
 
   mutating func load(_ root: YAMLNode?) -> FlowDefinition? {
     guard let root else {
@@ -39,14 +41,19 @@ struct FlowLoader {
     let start = requiredValue(top, "start", in: root).flatMap { name($0, what: "a start state") }
     let states = requiredValue(top, "states", in: root).map { loadStates($0) } ?? []
     let checks = top["checks"].map { loadChecks($0) } ?? []
+    let deadline = top["deadline"].flatMap {
+      timer($0, keys: Self.deadlineKeys, what: "the deadline")
+    }
     // Missing or malformed header values were reported; placeholders let the rest be checked.
     let placeholder = Located("", at: root.location)
-    return FlowDefinition(
+    var definition = FlowDefinition(
       id: id ?? placeholder, version: version ?? Located(1, at: root.location),
       title: title ?? placeholder, description: description, context: context,
       settings: settings, guards: guards, events: events, start: start ?? placeholder,
       states: states, location: root.location, contextLocation: top["context"]?.location,
       checks: checks)
+    definition.deadline = deadline
+    return definition
   }
 
   static let checkKeys = [
@@ -256,7 +263,47 @@ struct FlowLoader {
     if let alwaysNode = fields["always"] {
       state.always = transitions(alwaysNode)
     }
+    if let afterNode = fields["after"] {
+      let items: [YAMLNode]
+      if case .sequence(let list) = afterNode.content {
+        items = list
+        if list.isEmpty {
+          report(
+            .wrongType, "the list of timers is empty; give at least one or remove 'after'",
+            at: afterNode.location, length: afterNode.width)
+        }
+      } else {
+        items = [afterNode]
+      }
+      state.after = items.compactMap { timer($0, keys: Self.timerKeys, what: "an 'after' entry") }
+    }
     return state
+  }
+
+  /// An `after:` entry or the `deadline`: `{ in: 15m, to: expired, … }`.
+  private mutating func timer(_ node: YAMLNode, keys: [String], what: String) -> TimerDefinition? {
+    guard case .mapping(let pairs) = node.content else {
+      report(
+        .wrongType,
+        "\(what) is a mapping such as { in: 15m, to: expired }; found \(node.kindDescription)",
+        at: node.location, length: node.width)
+      return nil
+    }
+    // The transition's reader reports unknown keys and a missing 'to'.
+    let transition = transition(node, keys: keys)
+    let delayNode = pairs.first { pair in
+      if case .scalar("in", _) = pair.key.content { return true }
+      return false
+    }?.value
+    guard let delayNode else {
+      report(
+        .missingKey,
+        "\(what) has no 'in': say how long to wait, as a duration (15m) or a setting (settings.idleTimeout)",
+        at: node.location)
+      return nil
+    }
+    guard let delay = text(delayNode, what: "'in'"), let transition else { return nil }
+    return TimerDefinition(delay: delay, transition: transition)
   }
 
   /// A transition list: `target`, `{to: …}`, or a list of those tried in order.
@@ -272,7 +319,9 @@ struct FlowLoader {
     return transition(node).map { [$0] } ?? []
   }
 
-  private mutating func transition(_ node: YAMLNode) -> TransitionDefinition? {
+  private mutating func transition(_ node: YAMLNode, keys: [String] = transitionKeys)
+    -> TransitionDefinition?
+  {
     if case .scalar(let raw, .plain) = node.content, raw.isEmpty || raw == "~" || raw == "null" {
       report(
         .missingKey,
@@ -284,7 +333,7 @@ struct FlowLoader {
       guard let target = name(node, what: "a target state") else { return nil }
       return TransitionDefinition(target: target, location: node.location)
     }
-    guard let fields = mapping(node, what: "a transition", keys: Self.transitionKeys) else {
+    guard let fields = mapping(node, what: "a transition", keys: keys) else {
       return nil
     }
     guard let targetNode = fields["to"] else {

@@ -19,6 +19,9 @@ public struct FlowDefinition: Sendable {
   public var contextLocation: SourceLocation?
   /// Properties proven over every path by `flowctl check` (and `validate`).
   public var checks: [CheckDefinition]
+  /// `deadline: { in: 1h, to: expired }`: the whole session, in any non-final state, ends this
+  /// long after it started (instead of the engine's fixed maximum age).
+  public var deadline: TimerDefinition?
 
   public init(
     id: Located<String>, version: Located<Int>, title: Located<String>, description: String?,
@@ -129,6 +132,8 @@ public struct StateDefinition: Sendable {
   public var description: String?
   public var on: [EventHandler]
   public var always: [TransitionDefinition]
+  /// `after:` entries: transitions taken when the session has rested this long in the state.
+  public var after: [TimerDefinition] = []
   public var isFinal: Bool
   public var finalLocation: SourceLocation?
   public var outcome: Located<String>?
@@ -146,6 +151,41 @@ public struct StateDefinition: Sendable {
     self.isFinal = isFinal
     self.finalLocation = finalLocation
     self.outcome = outcome
+  }
+}
+
+extension StateDefinition {
+  /// Every transition out of the state: its events', its `always` and its timers'.
+  public var allTransitions: [TransitionDefinition] {
+    always + on.flatMap(\.transitions) + after.map(\.transition)
+  }
+}
+
+/// A transition taken when time passes: an `after:` entry of a state (the clock starts when
+/// the state is entered) or the flow's `deadline` (the clock starts with the session).
+public struct TimerDefinition: Sendable {
+  /// `in:` as written: a duration (`15m`) or a setting (`settings.idleTimeout`).
+  public var delay: Located<String>
+  public var transition: TransitionDefinition
+
+  public init(delay: Located<String>, transition: TransitionDefinition) {
+    self.delay = delay
+    self.transition = transition
+  }
+}
+
+extension FlowDefinition {
+  /// The seconds a timer's `in:` stands for, or nil when it names no positive duration.
+  public func seconds(of delay: String) -> Int? {
+    if delay.hasPrefix("settings.") {
+      let name = delay.dropFirst("settings.".count)
+      guard let setting = settings.first(where: { $0.name.value == name }),
+        case .duration(let seconds) = setting.value.value, seconds > 0
+      else { return nil }
+      return seconds
+    }
+    guard let seconds = Value.parseDuration(delay), seconds > 0 else { return nil }
+    return seconds
   }
 }
 

@@ -32,3 +32,26 @@ public final class ManualClock: FlowClock {
     }
   }
 }
+
+/// A clock that never reads earlier than a floor it can be moved to: the clock of a dry-run
+/// store, whose time `flowctl store tick --at` moves forward (and never back).
+public final class FloorClock: FlowClock {
+  private let base: any FlowClock
+  private let floor: Mutex<Int>
+
+  public init(base: any FlowClock, floor: Int) {
+    self.base = base
+    self.floor = Mutex(floor)
+  }
+
+  public func now() -> Int { max(base.now(), floor.withLock { $0 }) }
+
+  /// Moves the floor to `time` when it is later; returns false when `time` is earlier than now.
+  public func move(to time: Int) -> Bool {
+    floor.withLock { floor in
+      guard time >= max(base.now(), floor) else { return false }
+      floor = time
+      return true
+    }
+  }
+}

@@ -127,7 +127,23 @@ public struct FlowMachine: Sendable {
       id: id, flowID: flow.id, flowVersion: flow.version, contentHash: flow.contentHash,
       stateID: flow.start, state: start.name, outcome: start.outcome, values: values,
       slotNames: flow.slots.map(\.name), subjects: subjects, seq: 0, startedAt: now,
-      updatedAt: now, expiresAt: overflow ? Int.max : expiry, factsVersion: [])
+      updatedAt: now, expiresAt: overflow ? Int.max : expiry, factsVersion: [], enteredAt: now)
+  }
+
+  /// The timer of `session` that falls due next: when, and whether it is the flow's deadline
+  /// (which wins a tie). Nil for a final session, or when none is pending.
+  public func nextTimer(_ session: Session) -> (due: Int, isDeadline: Bool)? {
+    guard !flow.states[session.stateID].isFinal else { return nil }
+    var next: (due: Int, isDeadline: Bool)?
+    if let deadline = flow.deadline, !session.deadlineDone {
+      next = (session.startedAt &+ deadline.seconds, true)
+    }
+    let groups = flow.states[session.stateID].timerGroups
+    if session.timersDone < groups.count {
+      let due = session.enteredAt &+ groups[session.timersDone].seconds
+      if next.map({ due < $0.due }) ?? true { next = (due, false) }
+    }
+    return next
   }
 
   static func zero(of type: ValueType) -> Value {
@@ -228,6 +244,9 @@ public struct FlowMachine: Sendable {
     session.state = target.name
     session.outcome = target.outcome
     session.updatedAt = now
+    // Entering a state (itself included) starts its timers again.
+    session.enteredAt = now
+    session.timersDone = 0
   }
 
   // MARK: - Values

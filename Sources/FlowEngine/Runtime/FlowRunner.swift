@@ -33,11 +33,14 @@ public struct FlowRunner: Sendable {
   public struct StepResult: Sendable {
     public var session: Session
     public var trace: StepTrace
+    /// The timers that fell due before the event and fired first, in order.
+    public var timers: [StepTrace] = []
     public var accepted: Bool { trace.accepted }
 
-    public init(session: Session, trace: StepTrace) {
+    public init(session: Session, trace: StepTrace, timers: [StepTrace] = []) {
       self.session = session
       self.trace = trace
+      self.timers = timers
     }
   }
 
@@ -57,8 +60,20 @@ public struct FlowRunner: Sendable {
     -> StepResult
   {
     try services.transaction {
-      try core.step(session, event: event, payload: payload, now: clock.now(), on: services)
+      // Timers that fell due before the event fire first, as their own steps.
+      let now = clock.now()
+      let fired = try core.fireDue(session, now: now, on: services)
+      var result = try core.step(
+        fired.last?.session ?? session, event: event, payload: payload, now: now, on: services)
+      result.timers = fired.map(\.trace)
+      return result
     }
+  }
+
+  /// Fires every timer of `session` due by now, in due order, each one step; the last result
+  /// holds the session after them (none when nothing was due).
+  public func fireDue(_ session: Session) throws -> [StepResult] {
+    try services.transaction { try core.fireDue(session, now: clock.now(), on: services) }
   }
 
   /// The session with the directory's current facts filled in, for previews of what an
@@ -89,24 +104,65 @@ struct StepCore {
     var next: StepMachine.Next
   }
 
+  /// What a step handles.
+  enum Input {
+    /// A new session's start (its start state's `always` transitions).
+    case start
+    case event(String, payload: [String: Value])
+    /// The session's next timer, due at or before the step's time.
+    case timer
+  }
+
   /// One step of `session` (a start when `event` is nil) inside the caller's transaction.
   func step(
     _ session: Session, event: String?, payload: [String: Value], now: Int,
     on services: any FlowServices
   ) throws -> FlowRunner.StepResult {
+    try step(
+      session, input: event.map { .event($0, payload: payload) } ?? .start, now: now, on: services)
+  }
+
+  /// Fires, in due order, every timer of `session` that falls due at or before `now`, each as
+  /// one step at its due time. A firing that is refused spends its timer all the same.
+  func fireDue(_ session: Session, now: Int, on services: any FlowServices) throws
+    -> [FlowRunner.StepResult]
+  {
+    var current = session
+    var fired: [FlowRunner.StepResult] = []
+    while let next = machine.nextTimer(current), next.due <= now {
+      let result = try step(
+        current, input: .timer, now: max(next.due, current.updatedAt), on: services)
+      fired.append(result)
+      // A firing always moves the session on (its seq, the timer spent); stop if not.
+      guard result.session.seq > current.seq else { break }
+      current = result.session
+    }
+    return fired
+  }
+
+  /// One step of `session` inside the caller's transaction.
+  func step(
+    _ session: Session, input: Input, now: Int, on services: any FlowServices
+  ) throws -> FlowRunner.StepResult {
     let facts = try services.facts(of: session.subjects)
     // A subject that is gone has no version: the step is rejected as facts-changed.
     let version = facts == nil ? [-1] : try services.factsVersion(of: session.subjects) ?? [-1]
+    let isStart = if case .start = input { true } else { false }
     var stepMachine = StepMachine(
-      machine: machine, session: event == nil ? withVersion(session, version) : session,
+      machine: machine, session: isStart ? withVersion(session, version) : session,
       facts: facts ?? [:], factsVersion: version, now: now)
     stepMachine.enforcesMaxAge = enforcesMaxAge
     stepMachine.reportsEntries = observer != nil
     let observer = self.observer
-    if event == nil, let observer {
+    if isStart, let observer {
       observer(.entered(state: session.stateID, session: stepMachine.sessionWithFacts))
     }
-    let first = event.map { stepMachine.receive($0, payload: payload) } ?? stepMachine.start()
+    let first: StepMachine.Next
+    switch input {
+    case .start: first = stepMachine.start()
+    case .event(let name, let payload): first = stepMachine.receive(name, payload: payload)
+    case .timer: first = stepMachine.fire()
+    }
     var end: StepMachine.Next
     do {
       end = try services.attempt {

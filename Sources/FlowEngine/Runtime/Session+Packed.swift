@@ -1,8 +1,9 @@
 /// The compact form a store keeps a session in: a few dozen bytes, no field names, no facts.
 ///
 /// ```
-/// 0x50 ('P'), format 2
+/// 0x50 ('P'), format 3
 /// varint seq · state index · startedAt · updatedAt − startedAt · expiresAt − startedAt
+/// varint enteredAt − startedAt · timers done · deadline done (0/1) · dueAt − startedAt + 1 (0: none)
 /// the subjects' ids, in the flow's context order (length-prefixed UTF-8)
 /// the facts versions (count, then zigzag varints)
 /// every result slot in the flow's order: a type byte, then its value
@@ -25,6 +26,10 @@ extension Session {
     Self.put(startedAt, into: &out)
     Self.put(updatedAt &- startedAt, into: &out)
     Self.put(expiresAt &- startedAt, into: &out)
+    Self.put(enteredAt &- startedAt, into: &out)
+    Self.put(timersDone, into: &out)
+    Self.put(deadlineDone ? 1 : 0, into: &out)
+    Self.put(dueAt.map { $0 &- startedAt &+ 1 } ?? 0, into: &out)
     for (name, subject) in subjects.sorted(by: { $0.key < $1.key }) {
       Self.put(Array(name.utf8), into: &out)
       Self.put(Array(subject.utf8), into: &out)
@@ -68,10 +73,11 @@ extension Session {
           "the session's authentication tag does not match: it was changed, belongs to another session or flow text, or to another store"
       )
     }
-    guard body[1] == UInt8(formatVersion) else {
+    guard (oldestFormat...formatVersion).contains(Int(body[1])) else {
       throw DecodingError(
         message: "unknown session format \(body[1]); this engine reads format \(formatVersion)")
     }
+    let hasTimers = body[1] >= 3
     var reader = Reader(bytes: body, offset: 2)
     do {
       let seq = try reader.int()
@@ -79,6 +85,17 @@ extension Session {
       let startedAt = try reader.int()
       let updatedAt = startedAt &+ (try reader.int())
       let expiresAt = startedAt &+ (try reader.int())
+      var enteredAt = updatedAt
+      var timersDone = 0
+      var deadlineDone = false
+      var dueAt: Int?
+      if hasTimers {
+        enteredAt = startedAt &+ (try reader.int())
+        timersDone = try reader.int()
+        deadlineDone = try reader.int() != 0
+        let due = try reader.int()
+        dueAt = due == 0 ? nil : startedAt &+ due &- 1
+      }
       guard flow.states.indices.contains(stateID) else {
         throw DecodingError(message: "the session's state is not in the flow")
       }
@@ -99,7 +116,7 @@ extension Session {
       var values: [Value] = []
       values.reserveCapacity(flow.slots.count)
       for slot in flow.slots {
-        if slot.kind == .fact {
+        if slot.kind == .fact || Int(body[1]) < slot.since {
           values.append(FlowMachine.zero(of: slot.type))
           continue
         }
@@ -125,7 +142,8 @@ extension Session {
         id: id, flowID: flow.id, flowVersion: flow.version, contentHash: flow.contentHash,
         stateID: stateID, state: state.name, outcome: state.outcome, values: values,
         slotNames: flow.slots.map(\.name), subjects: subjects, seq: seq, startedAt: startedAt,
-        updatedAt: updatedAt, expiresAt: expiresAt, factsVersion: versions)
+        updatedAt: updatedAt, expiresAt: expiresAt, factsVersion: versions, enteredAt: enteredAt,
+        timersDone: timersDone, deadlineDone: deadlineDone, dueAt: dueAt)
     } catch let error as DecodingError {
       throw error
     } catch {

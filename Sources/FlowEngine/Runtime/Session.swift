@@ -10,7 +10,9 @@ internal import Foundation
 /// version of its subjects after its last step, to notice that they changed under it.
 public struct Session: Sendable, Hashable {
   /// Bumped whenever the encoding changes; decoding refuses versions it does not know.
-  public static let formatVersion = 2
+  public static let formatVersion = 3
+  /// The oldest format this engine still reads (format 2 had no timers: it reads as none due).
+  public static let oldestFormat = 2
   /// How long a session lives when its flow does not say (`settings.sessionMaxAge`).
   public static let defaultMaxAge = 3_600
 
@@ -42,6 +44,15 @@ public struct Session: Sendable, Hashable {
   /// `FlowServices.factsVersion`); a step that finds another one is rejected as
   /// `facts-changed`.
   public internal(set) var factsVersion: [Int]
+  /// When the current state was entered (its `after` timers count from here).
+  public internal(set) var enteredAt: Int = 0
+  /// How many of the current state's timer groups have fallen due since it was entered.
+  public internal(set) var timersDone: Int = 0
+  /// Whether the flow's deadline has fallen due.
+  public internal(set) var deadlineDone = false
+  /// When the next timer falls due (seconds since 1970, UTC), nil when none is pending: what a
+  /// store indexes to fire timers.
+  public internal(set) var dueAt: Int?
 
   public var isFinal: Bool { outcome != nil }
 
@@ -81,6 +92,10 @@ extension Session {
     var subjects: [String: String]
     var facts: [Int]
     var values: [String: JSONValue]
+    var enteredAt: Int?
+    var timersDone: Int?
+    var deadlineDone: Bool?
+    var dueAt: Int?
   }
 
   /// One JSON value, decoded strictly: `true` is never a number, `1` never a boolean.
@@ -151,7 +166,8 @@ extension Session {
       format: Session.formatVersion, id: id,
       flow: .init(id: flowID, version: flowVersion, contentHash: contentHash), state: state,
       outcome: outcome, seq: seq, startedAt: startedAt, updatedAt: updatedAt,
-      expiresAt: expiresAt, subjects: subjects, facts: factsVersion, values: values)
+      expiresAt: expiresAt, subjects: subjects, facts: factsVersion, values: values,
+      enteredAt: enteredAt, timersDone: timersDone, deadlineDone: deadlineDone, dueAt: dueAt)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     guard var body = (try? encoder.encode(encoded)).map({ [UInt8]($0) }),
@@ -200,7 +216,7 @@ extension Session {
     guard let header = try? JSONDecoder().decode(FormatOnly.self, from: json) else {
       throw DecodingError(message: "the session is not a JSON object")
     }
-    guard header.format == formatVersion else {
+    guard let format = header.format, (oldestFormat...formatVersion).contains(format) else {
       throw DecodingError(
         message:
           "unknown session format \(header.format.map(String.init) ?? "none"); this engine reads format \(formatVersion)"
@@ -233,6 +249,10 @@ extension Session {
         values.append(FlowMachine.zero(of: slot.type))
         continue
       }
+      if format < slot.since {
+        values.append(FlowMachine.zero(of: slot.type))
+        continue
+      }
       results += 1
       guard let raw = encoded.values[slot.name], let value = raw.value(as: slot.type) else {
         throw DecodingError(message: "the session has no valid value for '\(slot.name)'")
@@ -250,6 +270,8 @@ extension Session {
       stateID: stateID, state: encoded.state, outcome: encoded.outcome, values: values,
       slotNames: flow.slots.map(\.name), subjects: encoded.subjects, seq: encoded.seq,
       startedAt: encoded.startedAt, updatedAt: encoded.updatedAt, expiresAt: encoded.expiresAt,
-      factsVersion: encoded.facts)
+      factsVersion: encoded.facts, enteredAt: encoded.enteredAt ?? encoded.updatedAt,
+      timersDone: encoded.timersDone ?? 0, deadlineDone: encoded.deadlineDone ?? false,
+      dueAt: encoded.dueAt)
   }
 }

@@ -50,8 +50,12 @@ struct StepMachine: Sendable {
   private var effects: [EffectTrace] = []
   private var pendingArguments: [String: Value] = [:]
   private var isEventless = true
+  /// `after` or `deadline` while the timer's own transition is taken.
+  private var timerKind: String?
   private var eventlessCount = 0
   private var factsHold: Bool
+  /// Set while a timer's step runs: how traces name it, and which timer it consumes.
+  private var firing: (label: String, isDeadline: Bool)?
   /// When true, the machine stops after entering each state with `.entered` (the path
   /// explorer checks properties there).
   var reportsEntries = false
@@ -105,7 +109,8 @@ struct StepMachine: Sendable {
     if let outcome = original.outcome {
       return reject(.sessionEnded(state: original.state, outcome: outcome))
     }
-    if enforcesMaxAge, now >= original.expiresAt {
+    // A flow with a deadline ends its sessions itself (a timer the engine fires first).
+    if enforcesMaxAge, flow.deadline == nil, now >= original.expiresAt {
       return reject(.sessionExpired(expiredAt: original.expiresAt))
     }
     if !factsHold { return reject(.factsChanged) }
@@ -116,6 +121,48 @@ struct StepMachine: Sendable {
       isEventless = false
       return begin(choice)
     }
+  }
+
+  /// Fires the session's next timer, which the caller found due at or before this step's
+  /// time: the deadline's transition, or the first of the due `after` group whose `when`
+  /// holds (when none does, the group is spent and the session stays). Whatever happens, the
+  /// timer is spent: a rejected firing keeps nothing else, and never fires again.
+  mutating func fire() -> Next {
+    precondition(isIdle, "a step machine runs one step")
+    event = nil
+    guard let (_, isDeadline) = machine.nextTimer(original) else {
+      preconditionFailure("no timer is pending")
+    }
+    let state = flow.states[original.stateID]
+    if isDeadline, let deadline = flow.deadline {
+      firing = ("deadline \(Value.format(duration: deadline.seconds))", true)
+      working.deadlineDone = true
+      if !factsHold { return reject(.factsChanged) }
+      isEventless = false
+      timerKind = "deadline"
+      let none = [Value?](repeating: nil, count: flow.payloadFields.count)
+      return begin(FlowMachine.Choice(transition: deadline.transition, payload: none, guards: []))
+    }
+    let group = state.timerGroups[original.timersDone]
+    firing = ("after \(Value.format(duration: group.seconds)) in \(state.name)", false)
+    working.timersDone += 1
+    if !factsHold { return reject(.factsChanged) }
+    let none = [Value?](repeating: nil, count: flow.payloadFields.count)
+    var tried: [GuardTrace] = []
+    for index in group.timers {
+      let timer = state.timers[index]
+      if let condition = timer.transition.condition {
+        let trace = machine.explain(condition, values: working.values, payload: none)
+        tried.append(trace)
+        if !trace.value { continue }
+      }
+      isEventless = false
+      timerKind = "after"
+      return begin(
+        FlowMachine.Choice(transition: timer.transition, index: index, payload: none, guards: tried)
+      )
+    }
+    return commit()
   }
 
   /// The action asked for by the last `.perform` succeeded with these results.
@@ -192,8 +239,9 @@ struct StepMachine: Sendable {
       TransitionTrace(
         from: from, to: working.state, isEventless: isEventless,
         event: isEventless ? nil : event, index: choice.index, guards: choice.guards,
-        effects: effects))
+        effects: effects, timer: timerKind))
     isEventless = true
+    timerKind = nil
     let state = choice.transition.target
     if let violated = machine.violatedCheck(
       machine.entryChecks[state], values: working.values, action: nil)
@@ -229,19 +277,30 @@ struct StepMachine: Sendable {
     var session = working
     session.seq += 1
     session.updatedAt = now
+    session.dueAt = machine.nextTimer(session)?.due
     let trace = StepTrace(
       event: event, payload: displayed(rawPayload, event: event), from: original.state,
-      to: session.state, rejection: nil, transitions: transitions, outcome: session.outcome)
+      to: session.state, rejection: nil, transitions: transitions, outcome: session.outcome,
+      timer: firing?.label)
     return .commit(session, trace)
   }
 
   private mutating func reject(_ rejection: Rejection) -> Next {
     phase = .finished
-    let trace = StepTrace(
-      event: event ?? "(start)", payload: displayed(rawPayload, event: event),
+    var trace = StepTrace(
+      event: event ?? (firing == nil ? "(start)" : nil),
+      payload: displayed(rawPayload, event: event),
       from: original.state, to: original.state, rejection: rejection, transitions: [],
       outcome: nil)
-    return .reject(original, trace)
+    guard let firing else { return .reject(original, trace) }
+    // A timer is spent even when its firing is refused: the session keeps only that.
+    trace.timer = firing.label
+    var spent = original
+    if firing.isDeadline { spent.deadlineDone = true } else { spent.timersDone += 1 }
+    spent.seq += 1
+    spent.updatedAt = max(original.updatedAt, now)
+    spent.dueAt = machine.nextTimer(spent)?.due
+    return .reject(spent, trace)
   }
 
   private func effect(

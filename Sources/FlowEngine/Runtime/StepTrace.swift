@@ -46,6 +46,13 @@ public struct TransitionTrace: Sendable, Hashable {
   public var index: Int
   public var guards: [GuardTrace]
   public var effects: [EffectTrace]
+  /// For a timer's transition: `after` (an entry of the state's `after`, `index` its
+  /// position) or `deadline`; nil otherwise.
+  public var timer: String? = nil
+
+  /// What took the transition, as coverage keys and diagrams name it: the event, `always`,
+  /// `after` or `deadline`.
+  public var trigger: String { timer ?? event ?? "always" }
 }
 
 /// Everything a step did or why it did nothing: for dry runs, tests and the audit log.
@@ -60,6 +67,23 @@ public struct StepTrace: Sendable, Hashable {
   public var transitions: [TransitionTrace]
   /// Set when the step ended the session.
   public var outcome: String?
+  /// Set when a timer fired the step: `after 15m in editingPhone`, `deadline 1h`.
+  public var timer: String? = nil
+
+  public init(
+    event: String?, payload: [GuardTrace.Named], from: String, to: String,
+    rejection: Rejection?, transitions: [TransitionTrace], outcome: String?,
+    timer: String? = nil
+  ) {
+    self.event = event
+    self.payload = payload
+    self.from = from
+    self.to = to
+    self.rejection = rejection
+    self.transitions = transitions
+    self.outcome = outcome
+    self.timer = timer
+  }
 
   public var accepted: Bool { rejection == nil }
   /// Every guard evaluated, in order (including those of a rejection).

@@ -10,6 +10,8 @@ enum ExpressionScope {
 enum EventBinding {
   /// `always` transitions: there is no event.
   case none
+  /// `after` entries and the deadline: time passed, there is no event.
+  case timer
   /// A check's condition: evaluated on the session, with no event.
   case check
   /// An `on` handler for an undeclared event (reported already): its payload is unknown.
@@ -229,6 +231,11 @@ extension ValidationRun {
             .eventOutsideTransition,
             "guard '\(use.value)' reads event.\(field), but 'always' transitions run without an event",
             at: use.location, length: use.value.count)
+        case .timer:
+          report(
+            .eventOutsideTransition,
+            "guard '\(use.value)' reads event.\(field), but timers fire without an event",
+            at: use.location, length: use.value.count)
         }
       }
     }
@@ -402,6 +409,12 @@ extension ValidationRun {
           report(
             .eventOutsideTransition,
             "a check is evaluated on the session, with no event, so event.\(field) is not available here",
+            at: at(0), length: fullLength)
+          return nil
+        case .timer:
+          report(
+            .eventOutsideTransition,
+            "timers fire when time has passed, with no event, so event.\(field) is not available here",
             at: at(0), length: fullLength)
           return nil
         case .unknown:

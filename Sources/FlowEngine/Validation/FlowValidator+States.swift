@@ -11,6 +11,12 @@ extension ValidationRun {
       let state = definition.states[stateNumber]
       let name = state.name.value
       if state.isFinal {
+        if let timer = state.after.first {
+          report(
+            .timerInFinalState,
+            "final state '\(name)' ends the flow, so its timers would never fire; remove 'after' or remove final: true",
+            at: timer.delay.location, length: timer.delay.value.count)
+        }
         if !state.on.isEmpty || !state.always.isEmpty {
           report(
             .finalWithTransitions,
@@ -30,12 +36,12 @@ extension ValidationRun {
             "'outcome' belongs on final states; add final: true to '\(name)' or remove the outcome",
             at: outcome.location, length: outcome.value.count)
         }
-        if state.on.isEmpty && state.always.isEmpty && state.outcome == nil {
+        if state.on.isEmpty && state.always.isEmpty && state.after.isEmpty && state.outcome == nil {
           report(
             .deadEnd,
             "state '\(name)' has no way out: give it 'on' events or 'always' transitions, or make it final: true with an outcome",
             at: state.name.location, length: name.count)
-        } else if state.on.isEmpty && !state.always.isEmpty
+        } else if state.on.isEmpty && state.after.isEmpty && !state.always.isEmpty
           && !state.always.contains(where: { Self.alwaysMatches($0) })
         {
           report(
@@ -59,7 +65,106 @@ extension ValidationRun {
           handler.transitions, event: binding)
       }
       definition.states[stateNumber].always = checkTransitions(state.always, event: .none)
+      definition.states[stateNumber].after = checkTimers(state.after)
     }
+    if let deadline = definition.deadline {
+      definition.deadline = checkTimers([deadline]).first
+    }
+  }
+
+  /// `after` entries and the deadline: a positive duration, then a transition like `always`'s.
+  /// A timer that can never fire (longer than the deadline, or a `when` that never holds) is
+  /// a warning.
+  private mutating func checkTimers(_ timers: [TimerDefinition]) -> [TimerDefinition] {
+    var result = timers
+    let deadline = definition.deadline.flatMap { definition.seconds(of: $0.delay.value) }
+    for index in result.indices {
+      let delay = result[index].delay
+      if let seconds = definition.seconds(of: delay.value) {
+        let isDeadline = definition.deadline.map { $0.delay.location == delay.location } ?? false
+        if let deadline, !isDeadline, seconds >= deadline {
+          report(
+            .timerAfterDeadline,
+            "this timer (\(Value.format(duration: seconds))) is not shorter than the deadline (\(Value.format(duration: deadline))), which ends the session first; it never fires",
+            at: delay.location, length: delay.value.count)
+        }
+      } else {
+        report(
+          .timerDelay, delayProblem(delay.value), at: delay.location, length: delay.value.count)
+      }
+      result[index].transition = checkTransitions([result[index].transition], event: .timer)[0]
+      if let parsed = result[index].transition.guardSource?.parsed, !canHold(parsed) {
+        let source = result[index].transition.guardSource!
+        report(
+          .timerNeverFires,
+          "this timer never fires: its 'when' (\(source.text)) can never hold",
+          at: source.location, length: max(1, source.text.count))
+      }
+    }
+    return result
+  }
+
+  private func delayProblem(_ delay: String) -> String {
+    if delay.hasPrefix("settings.") {
+      let name = String(delay.dropFirst("settings.".count))
+      guard let value = settingValues[name] else {
+        let known = definition.settings.map(\.name.value)
+        return
+          "unknown setting '\(name)'\(Suggestion.hint(for: name, in: known)); a timer's 'in' is a duration (15m) or a setting that holds one"
+      }
+      return
+        "setting '\(name)' is \(value), not a duration; a timer's 'in' is a positive duration such as 15m"
+    }
+    if let seconds = Value.parseDuration(delay), seconds <= 0 {
+      return "a timer's 'in' must be longer than 0s"
+    }
+    return
+      "'\(delay)' is not a duration; a timer's 'in' is a duration such as 90s, 15m, 1h or 2d, or a setting (settings.idleTimeout)"
+  }
+
+  /// False when no assignment of true/false to the conditions it is built from makes the
+  /// expression true (`isAdmin and not isAdmin`, `false`): a sound "can never hold".
+  private func canHold(_ expression: Expression) -> Bool {
+    var atoms: [String] = []
+    let named = Dictionary(
+      definition.guards.compactMap { guardDefinition in
+        guardDefinition.expression.parsed.map { (guardDefinition.name.value, $0) }
+      }, uniquingKeysWith: { first, _ in first })
+    func collect(_ expression: Expression, depth: Int) {
+      guard depth < 32, atoms.count <= 16 else { return }
+      switch expression.kind {
+      case .literal: break
+      case .not(let operand): collect(operand, depth: depth + 1)
+      case .and(let lhs, let rhs), .or(let lhs, let rhs):
+        collect(lhs, depth: depth + 1)
+        collect(rhs, depth: depth + 1)
+      case .path(let parts) where parts.count == 1 && named[parts[0]] != nil:
+        collect(named[parts[0]]!, depth: depth + 1)
+      default:
+        let key = "\(expression)"
+        if !atoms.contains(key) { atoms.append(key) }
+      }
+    }
+    collect(expression, depth: 0)
+    guard atoms.count <= 16 else { return true }
+    func value(_ expression: Expression, _ assignment: Int, depth: Int) -> Bool {
+      guard depth < 32 else { return true }
+      switch expression.kind {
+      case .literal(.bool(let flag)): return flag
+      case .literal: return true
+      case .not(let operand): return !value(operand, assignment, depth: depth + 1)
+      case .and(let lhs, let rhs):
+        return value(lhs, assignment, depth: depth + 1) && value(rhs, assignment, depth: depth + 1)
+      case .or(let lhs, let rhs):
+        return value(lhs, assignment, depth: depth + 1) || value(rhs, assignment, depth: depth + 1)
+      case .path(let parts) where parts.count == 1 && named[parts[0]] != nil:
+        return value(named[parts[0]]!, assignment, depth: depth + 1)
+      default:
+        guard let bit = atoms.firstIndex(of: "\(expression)") else { return true }
+        return assignment & (1 << bit) != 0
+      }
+    }
+    return (0..<(1 << atoms.count)).contains { value(expression, $0, depth: 0) }
   }
 
   private mutating func checkTransitions(
@@ -277,13 +382,20 @@ extension ValidationRun {
   mutating func checkGraph() {
     guard let startIndex = stateIndex[definition.start.value] else { return }
     let states = definition.states
-    // Reachability over every transition.
+    // Reachability over every transition (the deadline's from any state).
     var reached = [Bool](repeating: false, count: states.count)
     var pending = [startIndex]
     reached[startIndex] = true
+    if let deadline = definition.deadline,
+      let target = stateIndex[deadline.transition.target.value],
+      !reached[target]
+    {
+      reached[target] = true
+      pending.append(target)
+    }
     while let index = pending.popLast() {
       let state = states[index]
-      for transition in state.always + state.on.flatMap(\.transitions) {
+      for transition in state.allTransitions {
         if let next = stateIndex[transition.target.value], !reached[next] {
           reached[next] = true
           pending.append(next)

@@ -236,9 +236,12 @@ struct ValidationRun {
   private mutating func buildStates() {
     for (index, state) in definition.states.enumerated() {
       stateIndex[state.name.value] = index
-      for transition in state.always + state.on.flatMap(\.transitions) {
+      for transition in state.allTransitions {
         for call in transition.actions { calledActions.insert(call.name.value) }
       }
+    }
+    for call in definition.deadline?.transition.actions ?? [] {
+      calledActions.insert(call.name.value)
     }
   }
 
