@@ -20,7 +20,7 @@ struct Interactive {
       case "help", "?":
         say(
           "Type an event name, optionally with its payload (editPhone +15550109999 or phone=+15550109999),\n"
-            + "'wait 11m' to move the simulated clock, or 'quit'. $received stands for the code just delivered.\n"
+            + "'wait 11m' to move the simulated clock (timers that fall due fire), or 'quit'. $received stands for the code just delivered.\n"
         )
       case "wait":
         guard words.count == 2, let seconds = Value.parseDuration(words[1]) else {

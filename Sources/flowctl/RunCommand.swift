@@ -20,12 +20,17 @@ struct RunCommand: ParsableCommand {
         - wait: 11m
         - editPhone: { phone: "+15550109999" }
 
+      A wait fires, in order, every timer of the flow that falls due during it (an
+      `after:` entry's idle timeout, the deadline), and the trace shows each one
+      (⏱ after 15m in editingPhone → expiring).
+
       Without --events, the current state and what each event it accepts would do are shown,
       and the next event is read from the prompt: an event name, optionally followed by its
       payload (editPhone +15550109999, or field=value), 'wait 11m', 'help' or 'quit'.
 
       Exit status: 0 when a final state was reached and every event was accepted; 2 when the
-      run ended in a state that is not final; 3 when any event was rejected; 1 when a flow,
+      run ended in a state that is not final; 3 when any event (or a timer's firing) was
+      rejected; 1 when a flow,
       world or events file is invalid, or a user id is unknown.
 
       Examples:

@@ -44,8 +44,13 @@ struct StepPrinter {
       if object["outcome"] == nil, let outcome = step.session.outcome, step.accepted {
         object["outcome"] = outcome
       }
+      if !step.timers.isEmpty {
+        // Timers that had fallen due fired first, each its own step.
+        object["timers"] = step.timers.map { renderer.jsonObject($0, deliveries: []) }
+      }
       Swift.print(TraceRenderer.line(object), terminator: "")
     } else {
+      Swift.print(renderer.steps(step.timers, deliveries: []), terminator: "")
       Swift.print(renderer.step(step.trace, deliveries: deliveries), terminator: "")
       let position =
         step.session.outcome.map { "final, outcome \($0)" } ?? "in \(step.session.state)"
@@ -208,8 +213,9 @@ struct SessionShowCommand: AsyncParsableCommand {
     abstract: "Show a session kept in a store: its flow text, state and seq.",
     discussion: """
       --json prints {"id", "flow", "version", "contentHash", "state", "seq",
-      "final", "outcome", "startedAt", "updatedAt", "expiresAt"}, times in ISO
-      8601 UTC.
+      "final", "outcome", "startedAt", "updatedAt", "expiresAt", "dueAt"}, times
+      in ISO 8601 UTC; dueAt is when the session's next timer falls due (null
+      when none is pending; flowctl store tick fires it).
 
       Exit status: 0 shown; 1 unknown session; 5 a store error (a tampered row
       included).
@@ -242,6 +248,7 @@ struct SessionShowCommand: AsyncParsableCommand {
         "startedAt": AuditTime.iso8601(row.startedAt),
         "updatedAt": AuditTime.iso8601(row.updatedAt),
         "expiresAt": AuditTime.iso8601(row.expiresAt),
+        "dueAt": row.dueAt.map { AuditTime.iso8601($0) } ?? NSNull(),
       ]
       print(TraceRenderer.line(object), terminator: "")
       return
@@ -256,6 +263,7 @@ struct SessionShowCommand: AsyncParsableCommand {
         started   \(AuditTime.iso8601(row.startedAt))
         updated   \(AuditTime.iso8601(row.updatedAt))
         expires   \(AuditTime.iso8601(row.expiresAt))
+        next timer \(row.dueAt.map { AuditTime.iso8601($0) } ?? "none")
       """)
   }
 }

@@ -243,6 +243,10 @@ struct StoreTickCommand: AsyncParsableCommand {
     do {
       let engine = SessionEngine(commandsOn: store)
       let firings = try await engine.tick()
+      // Fault injection for the crash tests: die between the commit and any output.
+      if ProcessInfo.processInfo.environment["FLOWENGINE_FAULT"] == "kill-after-commit" {
+        kill(getpid(), SIGKILL)
+      }
       var fired = 0
       for firing in firings {
         for trace in firing.traces {

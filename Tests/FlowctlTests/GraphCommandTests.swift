@@ -24,6 +24,19 @@ struct GraphCommandTests {
     #expect(text.hasSuffix("}\n"))
   }
 
+  @Test("timers are dashed edges labelled with their delay; the deadline leaves any state")
+  func timers() throws {
+    let dot = try Flowctl.run(["graph", Self.flows[0], "--format", "dot"]).stdout
+    #expect(
+      dot.contains("\"editingPhone\" -> \"expiring\" [label=\"after 15m\", style=dashed];"),
+      "\(dot)")
+    #expect(dot.contains("\"any_state\" -> \"expiring\" [label=\"deadline 1h\", style=dashed];"))
+    #expect(dot.contains("\"any_state\" [shape=plaintext, label=\"any state not final\"];"))
+    let mermaid = try Flowctl.run(["graph", Self.flows[0], "--format", "mermaid"]).stdout
+    #expect(mermaid.contains("    editingPhone --> expiring : after 15m\n"))
+    #expect(mermaid.contains("    any_state --> expiring : deadline 1h\n"))
+  }
+
   @Test("Graphviz accepts the DOT output", .enabled(if: dotPath != nil), arguments: flows)
   func graphvizAccepts(_ flow: String) throws {
     let dot = try Flowctl.run(["graph", flow, "--format", "dot"])

@@ -81,8 +81,9 @@ struct SessionCommandTests {
     #expect(
       Set(shown.keys) == [
         "id", "flow", "version", "contentHash", "state", "seq", "final", "outcome", "startedAt",
-        "updatedAt", "expiresAt",
+        "updatedAt", "expiresAt", "dueAt",
       ])
+    #expect(shown["dueAt"] is NSNull, "a completed session has no timer pending")
     #expect(shown["state"] as? String == "completed" && shown["final"] as? Bool == true)
     #expect(shown["seq"] as? Int == 8 && shown["flow"] as? String == "update-own-2fa-phone")
     let expires = try #require(shown["expiresAt"] as? String)

@@ -126,3 +126,57 @@ struct TimerStoreTests {
     for id in ids { #expect(try await store.row(id).outcome == "expired") }
   }
 }
+
+/// `verifyCode.expired`: a flow can tell an expired code from a wrong one.
+@Suite("Expired codes")
+struct ExpiredCodeTests {
+  /// The own-number flow, with a resend when the code just submitted had expired.
+  static let resending: String = {
+    let original = (try? text(ownFlow)) ?? ""
+    return original.replacingOccurrences(
+      of: """
+              - to: locked
+                when: lockedOut
+              - to: verifyingCurrentNumber
+                description: A wrong or expired code; try again or resend.
+        """,
+      with: """
+              - to: locked
+                when: lockedOut
+              - to: verifyingCurrentNumber
+                when: verifyCode.expired
+                description: That code expired; a new one goes out.
+                do:
+                  - sendCode: { purpose: disable-2fa, to: target.phone, ttl: settings.codeTtl }
+              - to: verifyingCurrentNumber
+                description: A wrong code; try again or resend.
+        """)
+  }()
+
+  @Test(
+    "an expired code reads expired, counts as a failure, and the flow resends",
+    arguments: StoreKind.allCases)
+  func expiredCode(_ kind: StoreKind) async throws {
+    #expect(Self.resending.contains("when: verifyCode.expired"))
+    let store = try StoreFixture(kind)
+    let id = try await store.start(text: Self.resending, actor: "ada").session.id
+    try await store.send(id, "disable2FA")
+    let first = try #require(try await store.lastCode(to: "+15550100001"))
+    store.clock.advance(by: 10 * 60)
+    let late = try await store.send(id, "submitCode", ["code": .string(first)])
+    #expect(late.accepted)
+    let verify = try #require(late.trace.effects.first { $0.action == "verifyCode" })
+    #expect(verify.results.contains { $0.name == "expired" && $0.value == "true" })
+    #expect(verify.results.contains { $0.name == "failures" && $0.value == "1" })
+    #expect(late.trace.effects.map(\.action) == ["verifyCode", "sendCode"])
+    let second = try #require(try await store.lastCode(to: "+15550100001"))
+    #expect(second != first)
+    // A wrong code in time is not expired.
+    let wrong = try await store.send(id, "submitCode", ["code": .string("000000")])
+    let verdict = try #require(wrong.trace.effects.first { $0.action == "verifyCode" })
+    #expect(verdict.results.contains { $0.name == "expired" && $0.value == "false" })
+    #expect(wrong.trace.effects.map(\.action) == ["verifyCode"])
+    let right = try await store.send(id, "submitCode", ["code": .string(second)])
+    #expect(right.session.state == "editingPhone")
+  }
+}

@@ -96,7 +96,7 @@ public struct SessionEngine: Sendable {
     throws(Failure) -> Session
   {
     do {
-      return try flow.machine.makeSession(id: id, facts: facts, now: now)
+      return try machine(flow).makeSession(id: id, facts: facts, now: now)
     } catch {
       throw .invalidFlow(error.message)
     }
@@ -229,11 +229,12 @@ public struct SessionEngine: Sendable {
     var firings: [Firing] = []
     for id in try transaction.dueSessions(at: now, limit: limit) {
       let (flow, session) = try loadValue(id, in: transaction)
-      guard let due = flow.machine.nextTimer(session)?.due, due <= now else {
+      let machine = machine(flow)
+      guard let due = machine.nextTimer(session)?.due, due <= now else {
         // Found by a stale due time: nothing is due any more. Put the right one on the row.
-        if session.dueAt != flow.machine.nextTimer(session)?.due {
+        if session.dueAt != machine.nextTimer(session)?.due {
           var fixed = session
-          fixed.dueAt = flow.machine.nextTimer(session)?.due
+          fixed.dueAt = machine.nextTimer(session)?.due
           _ = try transaction.updateSession(fixed, expectedSeq: session.seq)
         }
         continue
@@ -270,7 +271,7 @@ public struct SessionEngine: Sendable {
   ) throws {
     let facts = try transaction.facts(of: session.subjects) ?? [:]
     let withFacts = StepMachine(
-      machine: flow.machine, session: session, facts: facts, factsVersion: [], now: clock.now()
+      machine: machine(flow), session: session, facts: facts, factsVersion: [], now: clock.now()
     ).sessionWithFacts
     let trace = StepTrace(
       event: event, payload: [], from: session.state, to: session.state,
@@ -354,7 +355,12 @@ public struct SessionEngine: Sendable {
   }
 
   private func core(_ flow: CompiledFlow) -> StepCore {
-    StepCore(machine: flow.machine, logger: logger, enforcesMaxAge: true, observer: nil)
+    StepCore(machine: machine(flow), logger: logger, enforcesMaxAge: true, observer: nil)
+  }
+
+  /// The flow's machine, made once per text (its check and slot tables are not free).
+  private func machine(_ flow: CompiledFlow) -> FlowMachine {
+    cache.machine(flow)
   }
 }
 
@@ -365,10 +371,18 @@ extension CompiledFlow {
 /// Compiled flows by content hash, shared by every step of an engine.
 final class FlowCache: Sendable {
   private let flows = Mutex<[String: CompiledFlow]>([:])
+  private let machines = Mutex<[String: FlowMachine]>([:])
 
   func flow(_ hash: String) -> CompiledFlow? { flows.withLock { $0[hash] } }
 
   func keep(_ flow: CompiledFlow) {
     flows.withLock { $0[flow.contentHash] = flow }
+  }
+
+  func machine(_ flow: CompiledFlow) -> FlowMachine {
+    if let machine = machines.withLock({ $0[flow.contentHash] }) { return machine }
+    let machine = FlowMachine(flow: flow)
+    machines.withLock { $0[flow.contentHash] = machine }
+    return machine
   }
 }
