@@ -103,7 +103,7 @@ public final class FlowHarness {
   /// The steps so far, one line each, with guards, effects and rejections.
   public var transcript: String {
     traces.map { trace in
-      var line = "\(trace.event ?? "start"): "
+      var line = "\(trace.timer ?? trace.event ?? "start"): "
       if let rejection = trace.rejection {
         line += "rejected in \(trace.from): \(rejection)"
       } else {
@@ -145,7 +145,7 @@ public final class FlowHarness {
   ) {
     if let rejection = trace.rejection {
       Issue.record(
-        "expected '\(trace.event ?? "start")' to be accepted: \(rejection)\n\(transcript)",
+        "expected '\(trace.timer ?? trace.event ?? "start")' to be accepted: \(rejection)\n\(transcript)",
         sourceLocation: sourceLocation)
     }
   }
@@ -156,7 +156,7 @@ public final class FlowHarness {
   ) {
     guard let rejection = trace.rejection else {
       Issue.record(
-        "expected '\(trace.event ?? "start")' to be rejected (\(kind)), it went \(trace.from) → \(trace.to)\n\(transcript)",
+        "expected '\(trace.timer ?? trace.event ?? "start")' to be rejected (\(kind)), it went \(trace.from) → \(trace.to)\n\(transcript)",
         sourceLocation: sourceLocation)
       return
     }

@@ -82,6 +82,11 @@ struct MutateCommand: ParsableCommand {
       mutant, verdict in
       if verbose { Terminal.writeError("\(verdict.rawValue): \(mutant.summary)\n") }
     }
+    for path in report.brokenScenarios {
+      Terminal.writeError(
+        "warning: \(path) fails on the flow itself, so it is left out of the score (fix it with flowctl test)\n"
+      )
+    }
     let survivors = report.survivors.map { mutant -> [String: Any] in
       [
         "kind": mutant.kind.rawValue, "summary": mutant.summary,

@@ -69,7 +69,7 @@ struct TestCommand: ParsableCommand {
         for failure in result.failures { print("    \(file):\(failure)") }
         print("    trace:")
         for trace in result.traces {
-          let title = trace.event ?? "start"
+          let title = trace.timer ?? trace.event ?? "start"
           let outcome =
             trace.rejection.map { "rejected (\($0.kind))" } ?? "\(trace.from) → \(trace.to)"
           print("      \(title): \(outcome)")

@@ -94,6 +94,9 @@ struct TimerStoreTests {
     let fired = try await store.engine.tick()
     #expect(fired.first?.traces.map(\.timer) == ["deadline 1h"])
     #expect(try await store.row(id).outcome == "expired")
+    // Past its deadline, every event is rejected as expired (SECURITY.md 27).
+    let late = try await store.send(id, "resendCode")
+    #expect(late.trace.rejection?.kind == "session-expired")
   }
 
   @Test(

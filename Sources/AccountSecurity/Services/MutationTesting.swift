@@ -13,6 +13,9 @@ public enum MutationTesting {
     public var invalid: Int
     public var killed: Int
     public var survivors: [FlowMutant]
+    /// Scenarios of the flow that fail on the flow itself: left out, since they would "kill"
+    /// every mutant (their files, for the warning).
+    public var brokenScenarios: [String] = []
     /// Killed over valid mutants, 0 to 1 (1 when there is none).
     public var score: Double {
       let valid = killed + survivors.count
@@ -38,9 +41,14 @@ public enum MutationTesting {
       return Report(mutants: 0, invalid: 0, killed: 0, survivors: [])
     }
     let target = standardized(flowPath)
-    let own = scenarios.filter { standardized($0.flowPath) == target }
+    var own = scenarios.filter { standardized($0.flowPath) == target }
     let mutants = FlowMutator.mutants(of: definition, source: document.source)
     var report = Report(mutants: mutants.count, invalid: 0, killed: 0, survivors: [])
+    if let unmutated = document.compiled() {
+      let broken = own.filter { fails([$0], on: unmutated) }
+      report.brokenScenarios = broken.map(\.path)
+      own.removeAll { scenario in broken.contains { $0.path == scenario.path } }
+    }
     let validator = FlowValidator(catalog: document.catalog)
     // A mutant whose exploration grows far past the flow's own (a lost lockout lets failures
     // count for ever) is not proven, so it is killed: no need to explore it to the end.

@@ -10,6 +10,8 @@ public struct FlowMutant: Sendable {
     case retarget = "retarget"
     case swapTransitions = "swap-transitions"
     case dropHandler = "drop-handler"
+    /// An `after` entry or the deadline removed: time no longer ends anything there.
+    case dropTimer = "drop-timer"
   }
 
   public var kind: Kind
@@ -31,15 +33,21 @@ public enum FlowMutator {
       source.line(location.line).map(String.init) ?? ""
     }
     for (stateNumber, state) in definition.states.enumerated() {
-      // Each transition list of the state: its handlers', then `always`.
+      // Each transition list of the state: its handlers', then `always`, then its timers'
+      // (handler -1).
       var lists: [(label: String, transitions: [TransitionDefinition], handler: Int?)] = []
       for (handlerNumber, handler) in state.on.enumerated() {
         lists.append(("on '\(handler.event.value)'", handler.transitions, handlerNumber))
       }
       if !state.always.isEmpty { lists.append(("always", state.always, nil)) }
+      if !state.after.isEmpty { lists.append(("after", state.after.map(\.transition), -1)) }
       func replacing(_ handler: Int?, with transitions: [TransitionDefinition]) -> FlowDefinition {
         var mutated = definition
-        if let handler {
+        if handler == -1 {
+          for index in transitions.indices {
+            mutated.states[stateNumber].after[index].transition = transitions[index]
+          }
+        } else if let handler {
           mutated.states[stateNumber].on[handler].transitions = transitions
         } else {
           mutated.states[stateNumber].always = transitions
@@ -95,7 +103,8 @@ public enum FlowMutator {
                 ],
                 definition: replacing(list.handler, with: retargeted)))
           }
-          if index + 1 < list.transitions.count {
+          // Timers are grouped by delay, not by order: swapping two says nothing new.
+          if index + 1 < list.transitions.count, list.handler != -1 {
             var swapped = list.transitions
             swapped.swapAt(index, index + 1)
             let next = list.transitions[index + 1]
@@ -123,6 +132,28 @@ public enum FlowMutator {
             location: handler.event.location, diff: ["-" + line(handler.event.location)],
             definition: mutated))
       }
+      for (timerNumber, timer) in state.after.enumerated() {
+        var mutated = definition
+        mutated.states[stateNumber].after.remove(at: timerNumber)
+        mutants.append(
+          FlowMutant(
+            kind: .dropTimer,
+            summary:
+              "drop the timer 'after \(timer.delay.value)' → \(timer.transition.target.value) of \(state.name.value)",
+            location: timer.delay.location, diff: ["-" + line(timer.delay.location)],
+            definition: mutated))
+      }
+    }
+    if let deadline = definition.deadline {
+      var mutated = definition
+      mutated.deadline = nil
+      mutants.append(
+        FlowMutant(
+          kind: .dropTimer,
+          summary:
+            "drop the deadline (\(deadline.delay.value) → \(deadline.transition.target.value))",
+          location: deadline.delay.location, diff: ["-" + line(deadline.delay.location)],
+          definition: mutated))
     }
     return mutants
   }

@@ -107,6 +107,10 @@ struct StepMachine: Sendable {
     event = name
     rawPayload = payload
     if let outcome = original.outcome {
+      // Ended by the flow's deadline: every later event is rejected as expired (SECURITY.md 27).
+      if original.deadlineDone, let deadline = flow.deadline {
+        return reject(.sessionExpired(expiredAt: original.startedAt &+ deadline.seconds))
+      }
       return reject(.sessionEnded(state: original.state, outcome: outcome))
     }
     // A flow with a deadline ends its sessions itself (a timer the engine fires first).
