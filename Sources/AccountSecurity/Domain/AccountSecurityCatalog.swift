@@ -50,7 +50,7 @@ public enum AccountSecurityCatalog {
         .init(
           "ttl", .duration, required: false, summary: "how long the code lives; at most 10m",
           range: 1...600),
-      ]),
+      ], leavesFactsAlone: true),
     ActionSignature(
       "verifyCode",
       summary: "Check a code typed by the person; counts failures per user and locks at the limit",
@@ -87,21 +87,24 @@ public enum AccountSecurityCatalog {
     ActionSignature(
       "stagePhone", summary: "Remember a new number for this session without saving it",
       parameters: [.init("phone", phone, summary: "the new number")],
-      result: [.init("phone", phone, summary: "the staged number")]),
+      result: [.init("phone", phone, summary: "the staged number")], leavesFactsAlone: true),
     ActionSignature(
       "savePhone",
       summary: "Save a new number on the target's profile (never changes call routing)",
       parameters: [.init("phone", phone, summary: "the new number")],
       result: [.init("saved", .bool, summary: "a number was saved in this session")]),
     ActionSignature(
-      "invalidatePendingCodes", summary: "Make every unused code of the target stop working"),
+      "invalidatePendingCodes", summary: "Make every unused code of the target stop working",
+      leavesFactsAlone: true),
     ActionSignature(
       "notifyNumberChanged",
       summary:
-        "Tell the target on every channel on file that their number changed (masked, no code)"),
+        "Tell the target on every channel on file that their number changed (masked, no code)",
+      leavesFactsAlone: true),
     ActionSignature(
       "recordAudit", summary: "Append an entry to the audit log",
-      parameters: [.init("event", auditEvent, summary: "what happened")]),
+      parameters: [.init("event", auditEvent, summary: "what happened")],
+      leavesFactsAlone: true),
   ]
 
   /// The catalog the validator checks flows of this domain against.

@@ -85,6 +85,9 @@ public struct ActionSignature: Sendable, Hashable {
   /// Result fields added after sessions were first stored, with the session format that
   /// introduced them: a session stored in an older format reads them as their zero values.
   public var resultsSince: [String: Int]
+  /// True when the action never changes a fact a flow reads (the directory's users): the
+  /// engine then need not read the facts again after it.
+  public var leavesFactsAlone: Bool
 
   public struct Parameter: Sendable, Hashable {
     public var name: String
@@ -109,8 +112,10 @@ public struct ActionSignature: Sendable, Hashable {
 
   public init(
     _ name: String, summary: String, parameters: [Parameter] = [], result: [RecordType.Field] = [],
-    resultsLastOneStep: Bool = false, resultsSince: [String: Int] = [:]
+    resultsLastOneStep: Bool = false, resultsSince: [String: Int] = [:],
+    leavesFactsAlone: Bool = false
   ) {
+    self.leavesFactsAlone = leavesFactsAlone
     self.name = name
     self.summary = summary
     self.parameters = parameters

@@ -182,8 +182,11 @@ struct StepCore {
     }
     switch end {
     case .commit(var next, let trace):
-      // The version of the facts as this step left them: a later step compares with it.
-      next.factsVersion = try services.factsVersion(of: next.subjects) ?? [-1]
+      // The version of the facts as this step left them: a later step compares with it
+      // (unchanged when no action of the step could change them).
+      next.factsVersion =
+        stepMachine.touchedFacts || isStart
+        ? try services.factsVersion(of: next.subjects) ?? [-1] : version
       try services.record(trace, of: next)
       next.clearFacts(machine.flow)
       log(trace, session: next)

@@ -54,6 +54,9 @@ struct StepMachine: Sendable {
   private var timerKind: String?
   private var eventlessCount = 0
   private var factsHold: Bool
+  /// Set once the step performed an action that may change facts (the catalog says which
+  /// leave them alone): only then are they read again, for `in … holds` and the version.
+  private(set) var touchedFacts = false
   /// Set while a timer's step runs: how traces name it, and which timer it consumes.
   private var firing: (label: String, isDeadline: Bool)?
   /// When true, the machine stops after entering each state with `.entered` (the path
@@ -106,11 +109,12 @@ struct StepMachine: Sendable {
     precondition(isIdle, "a step machine runs one step")
     event = name
     rawPayload = payload
+    // Past the flow's deadline (it fired), every event is rejected as expired, wherever the
+    // deadline led (SECURITY.md 27).
+    if original.deadlineDone, let deadline = flow.deadline {
+      return reject(.sessionExpired(expiredAt: original.startedAt &+ deadline.seconds))
+    }
     if let outcome = original.outcome {
-      // Ended by the flow's deadline: every later event is rejected as expired (SECURITY.md 27).
-      if original.deadlineDone, let deadline = flow.deadline {
-        return reject(.sessionExpired(expiredAt: original.startedAt &+ deadline.seconds))
-      }
       return reject(.sessionEnded(state: original.state, outcome: outcome))
     }
     // A flow with a deadline ends its sessions itself (a timer the engine fires first).
@@ -175,6 +179,7 @@ struct StepMachine: Sendable {
       preconditionFailure("no action is being performed")
     }
     let action = choice.transition.actions[index]
+    if flow.catalog.actions[action.name]?.leavesFactsAlone != true { touchedFacts = true }
     machine.record(results, of: action, in: &working)
     effects.append(effect(action, arguments: pendingArguments, results: results))
     return performNext(choice, from: index + 1)
@@ -253,6 +258,15 @@ struct StepMachine: Sendable {
       return reject(violated)
     }
     if !machine.holdsChecks[state].isEmpty {
+      guard touchedFacts else {
+        // Nothing this step did can have changed the facts read at its start.
+        if let violated = machine.violatedCheck(
+          machine.holdsChecks[state], values: working.values, action: nil)
+        {
+          return reject(violated)
+        }
+        return afterEntry(state)
+      }
       phase = .readingFacts(state: state)
       return .readFacts(working)
     }
