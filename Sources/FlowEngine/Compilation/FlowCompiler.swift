@@ -15,7 +15,7 @@ public enum FlowCompiler {
 
   /// SHA-256 of `bytes`, in lowercase hex.
   public static func hash(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    SessionKey.hex(Array(SHA256.hash(data: bytes)))
   }
 
   public static func compile(
