@@ -58,6 +58,22 @@ struct StoreTickTests {
     #expect(bad.stderr.contains("is not a UTC time in ISO 8601"))
   }
 
+  @Test("--json prints one object per firing")
+  func json() throws {
+    let store = try SessionCommandTests.newStore()
+    let (id, started) = try Self.start(store)
+    let tick = try Flowctl.run(["store", "tick", store, "--at", Self.at(started + 900), "--json"])
+    #expect(tick.status == 0, "\(tick.stderr)")
+    let object = try SessionCommandTests.json(tick.stdout)
+    #expect(object["session"] as? String == id)
+    #expect(object["timer"] as? String == "after 15m in securityCenter")
+    #expect(object["from"] as? String == "securityCenter")
+    #expect(object["to"] as? String == "expired")
+    #expect(object["outcome"] as? String == "expired")
+    #expect(object["accepted"] as? Bool == true)
+    #expect(object["seq"] as? Int == 2)
+  }
+
   @Test("a tick killed between its commit and its exit has fired the timer once")
   func killedAfterCommit() throws {
     let store = try SessionCommandTests.newStore()

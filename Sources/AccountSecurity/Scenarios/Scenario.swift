@@ -186,6 +186,14 @@ public struct Scenario: Sendable {
     expectation.state = fields["state"].flatMap { reader.string($0, what: "state") }
     expectation.accepted = fields["accepted"].flatMap { reader.bool($0, what: "accepted") }
     expectation.rejected = fields["rejected"].flatMap { reader.string($0, what: "rejected") }
+    if let kind = expectation.rejected, !Rejection.kinds.contains(kind),
+      let node = fields["rejected"]
+    {
+      reader.report(
+        .invalidValue,
+        "'\(kind)' is not a kind of rejection\(Suggestion.hint(for: kind, in: Rejection.kinds)); one of: \(Rejection.kinds.joined(separator: ", "))",
+        at: node)
+    }
     expectation.outcome = fields["outcome"].flatMap { reader.string($0, what: "outcome") }
     if expectation.accepted == true, expectation.rejected != nil {
       reader.report(

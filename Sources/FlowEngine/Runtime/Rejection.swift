@@ -27,6 +27,12 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
   /// never happens; the engine enforces it on every step anyway.
   case checkViolated(check: String, reason: String)
 
+  /// Every `kind` there is (what a scenario's `rejected:` may name).
+  public static let kinds = [
+    "not-accepted", "guard-false", "invalid-payload", "action-failed", "session-ended",
+    "session-expired", "facts-changed", "check-violated", "unknown-event", "runaway", "conflict",
+  ]
+
   /// A stable kebab-case name for tools and tests.
   public var kind: String {
     switch self {
