@@ -229,12 +229,12 @@ public struct SessionEngine: Sendable {
     var firings: [Firing] = []
     for id in try transaction.dueSessions(at: now, limit: limit) {
       let (flow, session) = try loadValue(id, in: transaction)
-      let machine = machine(flow)
-      guard let due = machine.nextTimer(session)?.due, due <= now else {
+      let next = machine(flow).nextTimer(session)?.due
+      guard let due = next, due <= now else {
         // Found by a stale due time: nothing is due any more. Put the right one on the row.
-        if session.dueAt != machine.nextTimer(session)?.due {
+        if session.dueAt != next {
           var fixed = session
-          fixed.dueAt = machine.nextTimer(session)?.due
+          fixed.dueAt = next
           _ = try transaction.updateSession(fixed, expectedSeq: session.seq)
         }
         continue

@@ -65,24 +65,25 @@ extension ValidationRun {
           handler.transitions, event: binding)
       }
       definition.states[stateNumber].always = checkTransitions(state.always, event: .none)
-      definition.states[stateNumber].after = checkTimers(state.after)
+      definition.states[stateNumber].after = checkTimers(state.after, areDeadline: false)
     }
     if let deadline = definition.deadline {
-      definition.deadline = checkTimers([deadline]).first
+      definition.deadline = checkTimers([deadline], areDeadline: true).first
     }
   }
 
   /// `after` entries and the deadline: a positive duration, then a transition like `always`'s.
   /// A timer that can never fire (longer than the deadline, or a `when` that never holds) is
   /// a warning.
-  private mutating func checkTimers(_ timers: [TimerDefinition]) -> [TimerDefinition] {
+  private mutating func checkTimers(_ timers: [TimerDefinition], areDeadline: Bool)
+    -> [TimerDefinition]
+  {
     var result = timers
     let deadline = definition.deadline.flatMap { definition.seconds(of: $0.delay.value) }
     for index in result.indices {
       let delay = result[index].delay
       if let seconds = definition.seconds(of: delay.value) {
-        let isDeadline = definition.deadline.map { $0.delay.location == delay.location } ?? false
-        if let deadline, !isDeadline, seconds >= deadline {
+        if let deadline, !areDeadline, seconds >= deadline {
           report(
             .timerAfterDeadline,
             "this timer (\(Value.format(duration: seconds))) is not shorter than the deadline (\(Value.format(duration: deadline))), which ends the session first; it never fires",
@@ -93,8 +94,9 @@ extension ValidationRun {
           .timerDelay, delayProblem(delay.value), at: delay.location, length: delay.value.count)
       }
       result[index].transition = checkTransitions([result[index].transition], event: .timer)[0]
-      if let parsed = result[index].transition.guardSource?.parsed, !canHold(parsed) {
-        let source = result[index].transition.guardSource!
+      if let source = result[index].transition.guardSource, let parsed = source.parsed,
+        !canHold(parsed)
+      {
         report(
           .timerNeverFires,
           "this timer never fires: its 'when' (\(source.text)) can never hold",
@@ -139,7 +141,7 @@ extension ValidationRun {
         collect(lhs, depth: depth + 1)
         collect(rhs, depth: depth + 1)
       case .path(let parts) where parts.count == 1 && named[parts[0]] != nil:
-        collect(named[parts[0]]!, depth: depth + 1)
+        if let guardExpression = named[parts[0]] { collect(guardExpression, depth: depth + 1) }
       default:
         let key = "\(expression)"
         if !atoms.contains(key) { atoms.append(key) }
@@ -158,7 +160,8 @@ extension ValidationRun {
       case .or(let lhs, let rhs):
         return value(lhs, assignment, depth: depth + 1) || value(rhs, assignment, depth: depth + 1)
       case .path(let parts) where parts.count == 1 && named[parts[0]] != nil:
-        return value(named[parts[0]]!, assignment, depth: depth + 1)
+        guard let guardExpression = named[parts[0]] else { return true }
+        return value(guardExpression, assignment, depth: depth + 1)
       default:
         guard let bit = atoms.firstIndex(of: "\(expression)") else { return true }
         return assignment & (1 << bit) != 0
