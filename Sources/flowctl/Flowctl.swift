@@ -21,6 +21,7 @@ struct Flowctl: AsyncParsableCommand {
     subcommands: [
       ValidateCommand.self, RunCommand.self, GraphCommand.self, CheckCommand.self, TestCommand.self,
       PathsCommand.self, MutateCommand.self, StoreCommand.self, SessionCommand.self,
+      CatalogCommand.self,
     ]
   )
 

@@ -7,6 +7,8 @@ public struct Catalog: Sendable {
   /// Types that a flow may name in `context` and `events`, besides the built-in ones.
   public var types: [String: ValueType]
   public var actions: [String: ActionSignature]
+  /// The actions' names in the order the host listed them (for references and listings).
+  public var actionOrder: [String]
   /// Context fields every flow for this host must declare, with their type names.
   public var requiredContext: [(name: String, type: String)]
   /// How values of the catalog's scalar types are read, checked and shown.
@@ -22,6 +24,7 @@ public struct Catalog: Sendable {
     self.types = table
     self.actions = Dictionary(
       actions.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    self.actionOrder = actions.map(\.name)
     self.requiredContext = requiredContext
   }
 
