@@ -85,6 +85,10 @@ enum SQLiteSchema {
           CREATE INDEX sessions_due ON sessions(due_at) WHERE due_at IS NOT NULL;
           """)
     }
+    // Email subjects in the simulated inbox.
+    migrator.registerMigration("v3-subjects") { db in
+      try db.execute(sql: "ALTER TABLE inbox ADD COLUMN subject TEXT")
+    }
     return migrator
   }
 }

@@ -262,10 +262,12 @@ public final class SQLiteStore: SessionStore, Sendable {
           arguments: [destination]
         ).map { row in
           let channel: String = row["channel"]
-          return OutboundMessage(
+          var message = OutboundMessage(
             channel: OutboundMessage.Channel(rawValue: channel) ?? .sms,
             destination: row["destination"], body: row["body"], sentAt: row["delivered_at"],
             code: row["code"], key: row["key"])
+          message.subject = row["subject"]
+          return message
         }
       }
     }
@@ -359,7 +361,7 @@ public final class SQLiteStore: SessionStore, Sendable {
                 time: AuditTime.iso8601(now), kind: .deliveryFailed, actor: "", target: "",
                 account: "", flow: "", session: session, outcome: "failed",
                 detail:
-                  "\(message.channel.rawValue) to \(PhoneNumber.mask(message.destination)) failed"),
+                  "\(message.channel.rawValue) to \(Destination.mask(message.destination)) failed"),
               in: db)
           }
         }
@@ -396,12 +398,12 @@ public final class SQLiteStore: SessionStore, Sendable {
             arguments: [message.key, digest, now])
           try db.execute(
             sql: """
-              INSERT INTO inbox (key, channel, destination, body, code, delivered_at)
-              VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+              INSERT INTO inbox (key, channel, destination, subject, body, code, delivered_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
               """,
             arguments: [
-              message.key, message.channel.rawValue, message.destination, message.body,
-              message.code, now,
+              message.key, message.channel.rawValue, message.destination, message.subject,
+              message.body, message.code, now,
             ])
         }
       }

@@ -24,6 +24,11 @@ final class SQLiteTables: AccountSecurityTables {
     return try load(id)?.user
   }
 
+  func accountName(_ id: String) throws -> String? {
+    try String.fetchOne(
+      db.cachedStatement(sql: "SELECT name FROM accounts WHERE id = ?"), arguments: [id])
+  }
+
   private func load(_ id: String) throws -> (user: User, version: Int)? {
     if let cached = users[id] { return cached }
     guard

@@ -113,7 +113,7 @@ struct StoreInboxCommand: AsyncParsableCommand {
       }
       for message in messages {
         print(
-          "\(AuditTime.iso8601(message.sentAt)) \(message.channel.rawValue) \(message.key) \(message.body)"
+          "\(AuditTime.iso8601(message.sentAt)) \(message.channel.rawValue) \(message.key) \(message.subject.map { "[\($0)] " } ?? "")\(message.body)"
         )
       }
     } catch {

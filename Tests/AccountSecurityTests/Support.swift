@@ -11,7 +11,9 @@ struct Harness: CustomStringConvertible {
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   static func flow(_ relativePath: String) throws -> CompiledFlow {
-    let path = packageRoot.appendingPathComponent(relativePath).path
+    let path =
+      relativePath.hasPrefix("/")
+      ? relativePath : packageRoot.appendingPathComponent(relativePath).path
     let document = FlowDocument.load(path: path, catalog: AccountSecurityCatalog.catalog)
     let rendered = DiagnosticRenderer().render(document.diagnostics, in: document.source)
     return try #require(document.compiled(), "\(rendered)")
@@ -68,11 +70,17 @@ struct Harness: CustomStringConvertible {
   var traces: [StepTrace] = []
 
   /// Starts a session of the flow at `path` for `actor` and `target`.
-  init(_ path: String, actor: String, target: String, seed: UInt64 = 7) throws {
+  /// Users in `emailChannel` get their sign-in codes by email.
+  init(
+    _ path: String, actor: String, target: String, seed: UInt64 = 7,
+    emailChannel: Set<String> = []
+  ) throws {
     flow = try Self.flow(path)
     clock = ManualClock()
+    var world = Self.team()
+    for id in emailChannel { world.users[id]?.twoFactor.channel = .email }
     services = InMemoryAccountSecurity(
-      state: Self.team(), clock: clock, codes: SeededCodeGenerator(seed: seed),
+      state: world, clock: clock, codes: SeededCodeGenerator(seed: seed),
       sessionKey: testSessionKey)
     runner = FlowRunner(flow: flow, services: services, clock: clock)
     let facts = try services.facts(actor: actor, target: target).get()

@@ -22,7 +22,10 @@ struct CatalogCommandTests {
     )
     // Every argument is listed, including the optional ones the docs once missed.
     #expect(
-      result.stdout.contains("`to` (phone, optional): the number the code must have been sent to"))
+      result.stdout.contains(
+        "`to` (destination: email or phone, optional): where the code must have been sent"))
+    #expect(result.stdout.contains("`for` (codeOwner: actor, target, optional)"))
+    #expect(result.stdout.contains("`{code}`, required, only here"), "the messages' table")
     #expect(result.stdout.contains("`expired` (bool)"))
   }
 }

@@ -10,7 +10,10 @@ public enum AccountSecurityCatalog {
     name: "role", cases: ["admin", "manager", "technician"])
   public static let channel = ValueType.enumeration(name: "channel", cases: ["sms", "email"])
   public static let codePurpose = ValueType.enumeration(
-    name: "codePurpose", cases: ["disable-2fa", "enable-2fa", "confirm-phone"])
+    name: "codePurpose", cases: CodePurpose.allCases.map(\.rawValue))
+  /// Whose code it is: failures, lockout and cooldown count against that user.
+  public static let codeOwner = ValueType.enumeration(
+    name: "codeOwner", cases: ["actor", "target"])
   public static let auditEvent = ValueType.enumeration(
     name: "auditEvent",
     cases: ["access-denied", "support-requested", "flow-cancelled", "session-expired"])
@@ -19,12 +22,17 @@ public enum AccountSecurityCatalog {
   /// A verification code as typed by a person: digits only.
   public static let code = ValueType.scalar(name: "code")
   public static let email = ValueType.scalar(name: "email")
+  /// Where a code goes: a phone (by SMS) or an email (by email).
+  public static let destination = ValueType.scalar(name: "destination")
 
   public static let twoFactor = RecordType(
     name: "twoFactor",
     fields: [
       .init("enabled", .bool, summary: "2FA is required at sign-in"),
       .init("channel", channel, summary: "where sign-in codes go"),
+      .init(
+        "destination", destination,
+        summary: "the phone or the email sign-in codes go to, by the channel"),
     ])
 
   public static let user = RecordType(
@@ -43,17 +51,27 @@ public enum AccountSecurityCatalog {
     ActionSignature(
       "sendCode",
       summary:
-        "Issue a new code for a purpose and deliver it to a phone; earlier codes for that purpose stop working",
+        "Issue a new code for a purpose and deliver it to a phone (SMS) or an email; earlier codes of that user for that purpose stop working",
       parameters: [
         .init("purpose", codePurpose, summary: "what the code may be used for"),
-        .init("to", phone, summary: "the number the code is sent to"),
+        .init(
+          "to", destination,
+          summary:
+            "where the code goes; for disable-2fa and step-up only a destination on file for that user (`target.twoFactor.destination`, `target.phone`, `target.email`)"
+        ),
+        .init(
+          "for", codeOwner, required: false,
+          summary:
+            "whose code it is (default target); a step-up code is the actor's; cooldown counts per that user"
+        ),
         .init(
           "ttl", .duration, required: false, summary: "how long the code lives; at most 10m",
           range: 1...600),
-      ], leavesFactsAlone: true),
+      ], leavesFactsAlone: true, rule: codeRule(sends: true)),
     ActionSignature(
       "verifyCode",
-      summary: "Check a code typed by the person; counts failures per user and locks at the limit",
+      summary:
+        "Check a code typed by the person; counts failures per user and destination and locks at the limit",
       parameters: [
         .init("purpose", codePurpose, summary: "the purpose the code was issued for"),
         .init("code", code, summary: "the code as typed"),
@@ -61,8 +79,11 @@ public enum AccountSecurityCatalog {
           "maxAttempts", .int, summary: "consecutive failures that lock verification (1 to 100)",
           range: 1...100),
         .init(
-          "to", phone, required: false,
-          summary: "the number the code must have been sent to (default: the target's number)"),
+          "to", destination, required: false,
+          summary: "where the code must have been sent (default: that user's number on file)"),
+        .init(
+          "for", codeOwner, required: false,
+          summary: "whose code it is (default target); failures count against that user"),
       ],
       result: [
         .init("ok", .bool, summary: "the code was right, in time and unused"),
@@ -75,7 +96,7 @@ public enum AccountSecurityCatalog {
         ),
       ],
       // A verdict is about the code of this step: a later step reads `ok` as false again.
-      resultsLastOneStep: true, resultsSince: ["expired": 3]),
+      resultsLastOneStep: true, resultsSince: ["expired": 3], rule: codeRule(sends: false)),
     ActionSignature(
       "disableTwoFactor", summary: "Turn 2FA off for the target",
       result: [
@@ -109,7 +130,7 @@ public enum AccountSecurityCatalog {
 
   /// The catalog the validator checks flows of this domain against.
   public static let catalog = Catalog(
-    types: [role, channel, codePurpose, phone, code, email, .record(user)],
+    types: [role, channel, codePurpose, codeOwner, phone, code, email, destination, .record(user)],
     actions: actions,
     requiredContext: [("actor", "user"), ("target", "user")],
     scalars: [
@@ -135,15 +156,144 @@ public enum AccountSecurityCatalog {
         display: { _ in "[hidden]" }),
       "email": ScalarRules(
         parse: { text in
-          let trimmed = text.trimmingWhitespace()
-          guard trimmed.contains("@"), !trimmed.hasPrefix("@"), !trimmed.hasSuffix("@") else {
+          guard let email = EmailAddress.parse(text) else {
             return .failure(ScalarError("must be an email address"))
           }
-          return .success(trimmed)
+          return .success(email)
         },
-        display: { text in
-          guard let at = text.firstIndex(of: "@") else { return "***" }
-          return String(text.prefix(1)) + "***" + String(text[at...])
-        }),
-    ])
+        display: { EmailAddress.mask($0) }),
+      "destination": ScalarRules(
+        parse: { text in
+          do throws(DestinationError) {
+            return .success(try Destination(parsing: text).text)
+          } catch {
+            return .failure(ScalarError(error.description))
+          }
+        },
+        display: { Destination.mask($0) }),
+    ],
+    scalarUnions: ["destination": ["phone", "email"]],
+    messages: messages)
+
+  /// Purposes whose code proves a destination new to the directory: only these may go to a
+  /// destination typed during the flow.
+  static let provingPurposes: Set<String> = ["confirm-phone", "enable-2fa"]
+
+  /// `sendCode` and `verifyCode` as written: a step-up code is the actor's, and a code that
+  /// does not prove a new destination goes only to one on file for its user.
+  static func codeRule(sends: Bool) -> ActionRule {
+    ActionRule { arguments in
+      var violations: [ActionRule.Violation] = []
+      let owner = arguments["for"]?.text ?? "target"
+      let purpose = arguments["purpose"]?.text ?? ""
+      if purpose == CodePurpose.stepUp.rawValue, owner != "actor" {
+        violations.append(
+          .init(
+            argument: arguments["for"] == nil ? "purpose" : "for",
+            "a step-up code proves who the actor is, so it is the actor's: add `for: actor` (and send it to `actor.twoFactor.destination`)"
+          ))
+      }
+      if sends, let to = arguments["to"], !provingPurposes.contains(purpose),
+        to.path?.first != owner || to.path?.count ?? 0 < 2
+      {
+        let onFile = [
+          "\(owner).twoFactor.destination", "\(owner).phone", "\(owner).email",
+        ].map { "`to: \($0)`" }
+        violations.append(
+          .init(
+            argument: "to",
+            "a \(purpose) code goes only to a destination on file for the \(owner): use \(onFile.joined(separator: ", ")); '\(to.text)' is not one. Only confirm-phone and enable-2fa codes, which prove a new destination, may go to one typed in the flow"
+          ))
+      }
+      return violations
+    }
+  }
+
+  /// The messages the services send, with the placeholders each may use and the wording a
+  /// flow gets when its `messages:` gives none.
+  public static let messages = MessageCatalog(
+    signatures: [
+      MessageSignature(
+        "code", summary: "a verification code (any purpose; a variant per purpose)",
+        variants: CodePurpose.allCases.map(\.rawValue),
+        placeholders: [
+          .init("code", summary: "the code itself", isSecret: true),
+          .init("ttl", summary: "how long the code lives (10m)"),
+          .init("purpose", summary: "what the code is for (disable-2fa)"),
+          .init("accountName", summary: "the user's account (company) name"),
+          .init("userName", summary: "the name of the user the code is for"),
+          .init("maskedPhone", summary: "that user's number, masked (+1******0001)"),
+        ],
+        required: ["code"],
+        defaults: [
+          "sms": MessageTemplate(
+            body: "Your verification code is {code}. It expires in {ttl}. Never share it."),
+          "email": MessageTemplate(
+            subject: "Your {accountName} verification code",
+            body:
+              "Your verification code is {code}. It expires in {ttl}. Never share it; we will never ask you for it."
+          ),
+        ]),
+      MessageSignature(
+        "numberChanged",
+        summary: "tells a member that their 2FA number was changed (no code, number masked)",
+        placeholders: [
+          .init("maskedPhone", summary: "the new number, masked (+1******0001)"),
+          .init("actorName", summary: "who changed it"),
+          .init("accountName", summary: "the account (company) name"),
+          .init("userName", summary: "the member's name"),
+        ],
+        defaults: [
+          "sms": MessageTemplate(body: numberChangedText),
+          "email": MessageTemplate(
+            subject: "Your two-factor sign-in number was changed", body: numberChangedText),
+        ]),
+    ],
+    channels: [
+      MessageChannel("sms", hasSubject: false), MessageChannel("email", hasSubject: true),
+    ],
+    lint: fullNumbers)
+
+  /// The catalog's wording, for requests that carry none of a flow's.
+  static let defaultMessages = FlowMessages(definitions: [], catalog: messages)
+
+  static let numberChangedText =
+    "The phone number used for two-factor sign-in on your account was changed to {maskedPhone} by {actorName}. If you did not expect this, contact your admin."
+
+  /// Runs of seven or more digits (spaces, dots, dashes and brackets between them allowed):
+  /// a full phone number has no place in a template; `{maskedPhone}` shows one masked.
+  static func fullNumbers(_ text: String) -> [TextProblem] {
+    var problems: [TextProblem] = []
+    let scalars = Array(text.unicodeScalars)
+    var index = 0
+    while index < scalars.count {
+      guard ("0"..."9").contains(scalars[index]) || scalars[index] == "+" else {
+        index += 1
+        continue
+      }
+      var end = index
+      var digits = 0
+      var lastDigit = index
+      while end < scalars.count {
+        let scalar = scalars[end]
+        if ("0"..."9").contains(scalar) {
+          digits += 1
+          lastDigit = end
+        } else if !(scalar == "+" && end == index) && !" .-()".unicodeScalars.contains(scalar) {
+          break
+        }
+        end += 1
+      }
+      if digits >= 7 {
+        problems.append(
+          TextProblem(
+            offset: index, length: lastDigit - index + 1,
+            message:
+              "a message must not contain a full phone number; use {maskedPhone}, which shows it masked"
+          ))
+      }
+      index = max(end, index + 1)
+    }
+    return problems
+  }
 }

@@ -8,6 +8,8 @@ public struct OutboundMessage: Sendable, Hashable, Codable {
   public var channel: Channel
   /// Full destination (phone number or email address): the channel needs it.
   public var destination: String
+  /// An email's subject; nil for SMS.
+  public var subject: String?
   public var body: String
   public var sentAt: Int
   /// Set on messages that carry a verification code (what `$received` reads in dry runs).

@@ -58,3 +58,10 @@ public struct User: Sendable, Hashable, Codable {
     self.phoneVerified = phoneVerified
   }
 }
+
+extension User {
+  /// Where this user's sign-in codes go: the phone or the email, by their 2FA channel.
+  public var twoFactorDestination: String {
+    twoFactor.channel == .email ? email : phone.e164
+  }
+}

@@ -5,6 +5,11 @@ public enum CodePurpose: String, Sendable, Hashable, Codable, CaseIterable {
   case disable2FA = "disable-2fa"
   case enable2FA = "enable-2fa"
   case confirmPhone = "confirm-phone"
+  /// The actor proves who they are before a sensitive change to someone else.
+  case stepUp = "step-up"
+
+  /// True for purposes whose code proves a destination new to the directory.
+  public var provesDestination: Bool { self == .enable2FA || self == .confirmPhone }
 }
 
 /// A code as stored: never the code itself, only a salted hash, and what it is bound to

@@ -8,6 +8,8 @@ public import FlowEngine
 /// with `ActionFailure` and pass anything else on.
 public protocol AccountSecurityTables: AnyObject {
   func user(_ id: String) throws -> User?
+  /// The display name of an account (what `{accountName}` in a message stands for).
+  func accountName(_ id: String) throws -> String?
   /// Saves a user; when anything about them changed, their version goes up.
   func saveUser(_ user: User) throws
   /// The user's version: it goes up with every change to their profile, phone number or 2FA
@@ -94,6 +96,7 @@ extension User {
   /// The fields of a user that flows read, after the context field's name (`actor.role`).
   static let factNames = [
     "id", "name", "role", "account", "phone", "email", "twoFactor.enabled", "twoFactor.channel",
+    "twoFactor.destination",
   ]
 
   /// The facts a flow reads about this user, named under `prefix` (`actor.role`, …).
@@ -113,6 +116,7 @@ extension User {
     facts[names[5]] = .string(email)
     facts[names[6]] = .bool(twoFactor.enabled)
     facts[names[7]] = .string(twoFactor.channel.rawValue)
+    facts[names[8]] = .string(twoFactorDestination)
   }
 }
 

@@ -15,12 +15,30 @@ struct Actions<Tables: AccountSecurityTables> {
   /// Deliveries of this action, keyed by the session and the `seq` its step commits; the
   /// tables number them within the step.
   private func deliver(
-    _ channel: OutboundMessage.Channel, to destination: String, _ body: String, code: String?
+    _ channel: OutboundMessage.Channel, to destination: String, _ message: MessageTemplate,
+    code: String?
   ) throws {
-    try tables.deliver(
-      OutboundMessage(
-        channel: channel, destination: destination, body: body, sentAt: now, code: code,
-        key: "\(context.session):\(request.session.seq + 1)"))
+    var outbound = OutboundMessage(
+      channel: channel, destination: destination, body: message.body, sentAt: now, code: code,
+      key: "\(context.session):\(request.session.seq + 1)")
+    outbound.subject = message.subject
+    try tables.deliver(outbound)
+  }
+
+  /// The flow's wording of a message on a channel (the catalog's when the request has none),
+  /// filled in.
+  private func message(
+    _ name: String, variant: String? = nil, channel: OutboundMessage.Channel,
+    _ values: [String: String]
+  ) throws -> MessageTemplate {
+    guard
+      let template = request.messages.template(name, variant: variant, channel: channel.rawValue)
+        ?? AccountSecurityCatalog.defaultMessages.template(
+          name, variant: variant, channel: channel.rawValue)
+    else {
+      throw ActionFailure("no \(channel.rawValue) wording for the message '\(name)'")
+    }
+    return template.render(values)
   }
 
   func perform() throws -> [String: Value] {
@@ -70,6 +88,27 @@ struct Actions<Tables: AccountSecurityTables> {
     return user
   }
 
+  /// The user a code is for: `for: actor` or `for: target` (the default).
+  private func owner() throws -> User {
+    let id: String
+    switch request.arguments["for"] {
+    case .string("actor"): id = context.actor
+    case nil, .string("target"): id = context.target
+    default: throw ActionFailure("argument 'for' must be actor or target")
+    }
+    guard let user = try tables.user(id) else { throw ActionFailure("unknown user '\(id)'") }
+    return user
+  }
+
+  private func destination(_ name: String) throws -> Destination {
+    let raw = try text(name)
+    do throws(DestinationError) {
+      return try Destination(parsing: raw)
+    } catch {
+      throw ActionFailure("argument '\(name)' \(error.description)")
+    }
+  }
+
   private func audit(_ kind: AuditEntry.Kind, _ detail: String, outcome: String = "ok") throws {
     try tables.audit(entry(kind, detail, outcome: outcome))
   }
@@ -82,11 +121,26 @@ struct Actions<Tables: AccountSecurityTables> {
 
   // MARK: - Codes
 
-  /// Issues a new code for the purpose, voids the user's earlier ones for it, and delivers it.
+  /// Issues a new code for the purpose, voids the user's earlier ones for it, and delivers it
+  /// by the destination's channel. Codes that do not prove a new destination go only to one on
+  /// file for their user; an email not on file is never sent to.
   private func sendCode() throws -> [String: Value] {
     let purpose = try purpose()
-    let destination = try phone("to")
-    let user = try target()
+    let destination = try destination("to")
+    let user = try owner()
+    try requireOwner(of: purpose)
+    switch destination {
+    case .email(let address) where !Destination.same(address, user.email):
+      throw ActionFailure(
+        "\(destination.masked) is not an email on file for \(user.name); codes go by email only to the profile's address"
+      )
+    case .phone(let number) where !purpose.provesDestination && number != user.phone:
+      throw ActionFailure(
+        "a \(purpose.rawValue) code goes only to the number on file for \(user.name), not to \(number.masked)"
+      )
+    default: break
+    }
+    // Per user and purpose (SECURITY.md 10): a typed destination cannot reset it.
     let sendKey = "\(user.id)|\(purpose.rawValue)"
     if let last = try tables.lastSend(sendKey), now - last < policy.resendCooldown {
       let wait = policy.resendCooldown - (now - last)
@@ -106,17 +160,28 @@ struct Actions<Tables: AccountSecurityTables> {
     _ = try tables.insertCode(
       IssuedCode(
         id: 0, user: user.id, purpose: purpose, session: context.session,
-        destination: destination.e164, salt: salt,
+        destination: destination.text, salt: salt,
         hash: IssuedCode.digest(code, salt: salt, secret: secret),
         issuedAt: now,
         expiresAt: now + ttl))
     try tables.setLastSend(sendKey, now)
-    try deliver(
-      .sms, to: destination.e164,
-      "Your verification code is \(code). It expires in \(Value.format(duration: ttl)). Never share it.",
-      code: code)
+    let text = try message(
+      "code", variant: purpose.rawValue, channel: destination.channel,
+      [
+        "code": code, "ttl": Value.format(duration: ttl), "purpose": purpose.rawValue,
+        "accountName": try tables.accountName(user.account) ?? user.account,
+        "userName": user.name, "maskedPhone": user.phone.masked,
+      ])
+    try deliver(destination.channel, to: destination.text, text, code: code)
     try audit(.codeSent, "\(purpose.rawValue) code sent to \(destination.masked)")
     return [:]
+  }
+
+  /// A step-up code proves who the actor is: it is never the target's.
+  private func requireOwner(of purpose: CodePurpose) throws {
+    if purpose == .stepUp, request.arguments["for"] != .string("actor") {
+      throw ActionFailure("a step-up code is the actor's: the call needs for: actor")
+    }
   }
 
   /// Checks a typed code: right, unused, in time, for this user, purpose, session and
@@ -128,10 +193,11 @@ struct Actions<Tables: AccountSecurityTables> {
       throw ActionFailure("argument 'maxAttempts' is missing")
     }
     let limit = min(max(1, requestedLimit), policy.maxAttemptsCeiling)
-    let user = try target()
+    let user = try owner()
+    try requireOwner(of: purpose)
     let expected: String
     if request.arguments["to"] != nil {
-      expected = try phone("to").e164
+      expected = try destination("to").text
     } else {
       expected = user.phone.e164
     }
@@ -145,7 +211,7 @@ struct Actions<Tables: AccountSecurityTables> {
     if failures >= limit {
       let locked = entry(
         .verificationLocked,
-        "\(purpose.rawValue) verification is locked for \(PhoneNumber.mask(destination))",
+        "\(purpose.rawValue) verification is locked for \(Destination.mask(destination))",
         outcome: "locked")
       try tables.audit(locked)
       tables.survive(.audit([locked]))
@@ -160,7 +226,7 @@ struct Actions<Tables: AccountSecurityTables> {
     if var code = pending {
       ok =
         code.matches(typed, secret: secret) && now < code.expiresAt
-        && code.destination == expected
+        && Destination.same(code.destination, expected)
       // A code works once, right or wrong in time: a used code is spent.
       if ok {
         code.used = true
@@ -169,7 +235,7 @@ struct Actions<Tables: AccountSecurityTables> {
     }
     if ok {
       try tables.setFailures(key, 0)
-      if purpose != .disable2FA, var updated = try tables.user(user.id),
+      if purpose.provesDestination, var updated = try tables.user(user.id),
         updated.phone.e164 == destination
       {
         updated.phoneVerified = true
@@ -177,7 +243,7 @@ struct Actions<Tables: AccountSecurityTables> {
       }
       try audit(
         .verificationSucceeded,
-        "\(purpose.rawValue) code verified for \(PhoneNumber.mask(destination))")
+        "\(purpose.rawValue) code verified for \(Destination.mask(destination))")
       return [
         "ok": .bool(true), "locked": .bool(false), "failures": .int(0), "expired": .bool(false),
       ]
@@ -187,7 +253,7 @@ struct Actions<Tables: AccountSecurityTables> {
     var entries = [
       entry(
         .verificationFailed,
-        "\(purpose.rawValue) code rejected (\(failures) of \(limit)) for \(PhoneNumber.mask(destination))",
+        "\(purpose.rawValue) code rejected (\(failures) of \(limit)) for \(Destination.mask(destination))",
         outcome: "failed")
     ]
     let locked = failures >= limit
@@ -254,11 +320,16 @@ struct Actions<Tables: AccountSecurityTables> {
     guard let change = try tables.lastPhoneChange(user: user.id, session: context.session) else {
       throw ActionFailure("no number change to tell \(user.name) about in this session")
     }
-    let actorName = try tables.user(context.actor)?.name ?? "an admin"
-    let body =
-      "The phone number used for two-factor sign-in on your account was changed to \(change.current.masked) by \(actorName). If you did not expect this, contact your admin."
-    try deliver(.sms, to: change.previous.e164, body, code: nil)
-    try deliver(.email, to: user.email, body, code: nil)
+    let values = [
+      "maskedPhone": change.current.masked,
+      "actorName": try tables.user(context.actor)?.name ?? "an admin",
+      "accountName": try tables.accountName(user.account) ?? user.account, "userName": user.name,
+    ]
+    try deliver(
+      .sms, to: change.previous.e164, try message("numberChanged", channel: .sms, values),
+      code: nil)
+    try deliver(
+      .email, to: user.email, try message("numberChanged", channel: .email, values), code: nil)
     try audit(.memberNotified, "notified at \(change.previous.masked) and by email")
     return [:]
   }

@@ -18,7 +18,7 @@ extension InMemoryAccountSecurity: ExplorableServices {
     update { $0 = saved }
   }
 
-  /// The target's profile and 2FA, failure counts, the session's live codes (purpose,
+  /// The actor's and target's profiles and 2FA, failure counts, the session's live codes (purpose,
   /// destination, expired or not) and the resend cooldowns: what can change what happens next.
   public func fingerprint(for session: Session, now: Int) -> String {
     let state = snapshot
@@ -29,20 +29,21 @@ extension InMemoryAccountSecurity: ExplorableServices {
         parts.append("\(id):\(user.phone.e164):\(user.twoFactor.enabled):\(user.phoneVerified)")
       }
     }
+    // Codes, failures and cooldowns of both: a code `for: actor` counts against the actor.
+    let subjects = Set([context.actor, context.target])
+    let owner = { (key: String) in subjects.contains(String(key.prefix { $0 != "|" })) }
     parts.append(
-      state.failures.filter { $0.key.hasPrefix("\(context.target)|") }.sorted { $0.key < $1.key }
+      state.failures.filter { owner($0.key) }.sorted { $0.key < $1.key }
         .map { "\($0.key)=\($0.value)" }.joined(separator: ","))
     parts.append(
-      state.codes.filter { $0.user == context.target && $0.isActive }
+      state.codes.filter { subjects.contains($0.user) && $0.isActive }
         .map {
-          "\($0.purpose.rawValue)>\($0.destination):\($0.session == session.id):\(now >= $0.expiresAt)"
+          "\($0.user)>\($0.purpose.rawValue)>\($0.destination):\($0.session == session.id):\(now >= $0.expiresAt)"
         }
         .sorted().joined(separator: ","))
     parts.append(
-      state.lastSend.filter {
-        $0.key.hasPrefix("\(context.target)|") && now - $0.value < policy.resendCooldown
-      }
-      .keys.sorted().joined(separator: ","))
+      state.lastSend.filter { owner($0.key) && now - $0.value < policy.resendCooldown }
+        .keys.sorted().joined(separator: ","))
     parts.append("changes:\(state.phoneChanges.filter { $0.session == session.id }.count)")
     return parts.joined(separator: "|")
   }

@@ -173,6 +173,8 @@ final class InMemoryTables: AccountSecurityTables, @unchecked Sendable {
 
   func user(_ id: String) -> User? { state.users[id] }
 
+  func accountName(_ id: String) -> String? { state.accounts[id]?.name }
+
   func saveUser(_ user: User) {
     let previous = state.users[user.id]
     guard previous != user else { return }

@@ -14,7 +14,9 @@ extension Catalog {
         action.parameters.isEmpty
         ? "none"
         : action.parameters.map { parameter in
-          var facts = ["\(parameter.type)", parameter.isRequired ? "required" : "optional"]
+          var facts = [
+            describe(parameter.type), parameter.isRequired ? "required" : "optional",
+          ]
           if let range = parameter.range {
             facts.append(
               parameter.type == .duration
@@ -33,6 +35,45 @@ extension Catalog {
         summary += " Its results describe this step only: the next step reads them as false or 0."
       }
       lines.append("| `\(name)` | \(arguments) | \(results) | \(summary) |")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// A type as the table shows it: an enumeration with its cases, a union with its members.
+  private func describe(_ type: ValueType) -> String {
+    switch type {
+    case .enumeration(let name, let cases):
+      return "\(name): \(cases.joined(separator: ", "))"
+    case .scalar(let name):
+      guard let members = scalarUnions[name] else { return name }
+      return "\(name): \(members.sorted().joined(separator: " or "))"
+    default:
+      return type.description
+    }
+  }
+
+  /// The reference table of the messages a flow may word in `messages:`: each message's
+  /// variants, placeholders (secrets marked) and default wording per channel.
+  public var messagesMarkdown: String {
+    var lines = [
+      "| Message | Variants | Placeholders | Default wording |",
+      "|---|---|---|---|",
+    ]
+    for message in messages.signatures {
+      let variants =
+        message.variants.isEmpty
+        ? "none" : message.variants.map { "`\($0)`" }.joined(separator: ", ")
+      let placeholders = message.placeholders.map { placeholder in
+        let required = message.required.contains(placeholder.name) ? ", required" : ""
+        let secret = placeholder.isSecret ? ", only here" : ""
+        return "`{\(placeholder.name)}`\(required)\(secret): \(placeholder.summary)."
+      }.joined(separator: " ")
+      let defaults = messages.channels.compactMap { channel -> String? in
+        guard let template = message.defaults[channel.name] else { return nil }
+        let subject = template.subject.map { "subject \"\($0)\", body " } ?? ""
+        return "\(channel.name): \(subject)\"\(template.body)\""
+      }.joined(separator: "; ")
+      lines.append("| `\(message.name)` | \(variants) | \(placeholders) | \(defaults) |")
     }
     return lines.joined(separator: "\n") + "\n"
   }

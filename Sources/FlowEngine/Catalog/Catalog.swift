@@ -13,12 +13,20 @@ public struct Catalog: Sendable {
   public var requiredContext: [(name: String, type: String)]
   /// How values of the catalog's scalar types are read, checked and shown.
   public var scalars: [String: ScalarRules]
+  /// Scalar types that also take values of other scalar types: a `destination` argument takes
+  /// a `phone` or an `email`.
+  public var scalarUnions: [String: Set<String>]
+  /// The messages the services send, which a flow may word its own way (`messages:`).
+  public var messages: MessageCatalog
 
   public init(
     types: [ValueType] = [], actions: [ActionSignature] = [],
-    requiredContext: [(name: String, type: String)] = [], scalars: [String: ScalarRules] = [:]
+    requiredContext: [(name: String, type: String)] = [], scalars: [String: ScalarRules] = [:],
+    scalarUnions: [String: Set<String>] = [:], messages: MessageCatalog = MessageCatalog()
   ) {
     self.scalars = scalars
+    self.scalarUnions = scalarUnions
+    self.messages = messages
     var table: [String: ValueType] = [:]
     for type in Catalog.builtinTypes + types { table[type.name] = type }
     self.types = table
@@ -33,6 +41,15 @@ public struct Catalog: Sendable {
 
   /// A catalog with only the built-in types and no actions.
   public static let empty = Catalog()
+
+  /// True when a value of type `actual` may be given where `wanted` is expected.
+  public func accepts(_ wanted: ValueType, _ actual: ValueType) -> Bool {
+    if wanted == actual { return true }
+    if case .scalar(let union) = wanted, case .scalar(let member) = actual {
+      return scalarUnions[union]?.contains(member) ?? false
+    }
+    return false
+  }
 
   /// A value as it may appear in traces, errors and logs: secrets hidden, numbers masked.
   public func display(_ value: Value, as type: ValueType) -> String {
@@ -91,6 +108,9 @@ public struct ActionSignature: Sendable, Hashable {
   /// True when the action never changes a fact a flow reads (the directory's users): the
   /// engine then need not read the facts again after it.
   public var leavesFactsAlone: Bool
+  /// A rule over the call's arguments as written, which the validator applies to every call
+  /// (a code for some purposes may go only to a destination on file).
+  public var rule: ActionRule?
 
   public struct Parameter: Sendable, Hashable {
     public var name: String
@@ -116,9 +136,10 @@ public struct ActionSignature: Sendable, Hashable {
   public init(
     _ name: String, summary: String, parameters: [Parameter] = [], result: [RecordType.Field] = [],
     resultsLastOneStep: Bool = false, resultsSince: [String: Int] = [:],
-    leavesFactsAlone: Bool = false
+    leavesFactsAlone: Bool = false, rule: ActionRule? = nil
   ) {
     self.leavesFactsAlone = leavesFactsAlone
+    self.rule = rule
     self.name = name
     self.summary = summary
     self.parameters = parameters
@@ -131,4 +152,36 @@ public struct ActionSignature: Sendable, Hashable {
   public var resultType: RecordType {
     RecordType(name: "\(name) result", fields: result)
   }
+}
+
+/// A catalog's rule over one action call as written in a flow: it sees each argument's text
+/// and, for a path, its parts, and says what is wrong, naming the argument to point at.
+public struct ActionRule: Sendable, Hashable {
+  /// An argument as written: `target.phone` has the parts `["target", "phone"]`; a literal or
+  /// quoted text has none.
+  public struct Argument: Sendable, Hashable {
+    public var text: String
+    public var path: [String]?
+  }
+
+  /// One broken rule: the argument it is about (nil: the call as a whole) and why.
+  public struct Violation: Sendable, Hashable {
+    public var argument: String?
+    public var message: String
+
+    public init(argument: String?, _ message: String) {
+      self.argument = argument
+      self.message = message
+    }
+  }
+
+  public let check: @Sendable ([String: Argument]) -> [Violation]
+
+  public init(_ check: @escaping @Sendable ([String: Argument]) -> [Violation]) {
+    self.check = check
+  }
+
+  // Rules compare equal: a signature's identity is its name, parameters and results.
+  public static func == (lhs: ActionRule, rhs: ActionRule) -> Bool { true }
+  public func hash(into hasher: inout Hasher) {}
 }

@@ -31,6 +31,8 @@ public struct CompiledFlow: Sendable {
   public let checks: [CompiledCheck]
   /// The flow's `deadline`: from any state that is not final, this long after the start.
   public let deadline: CompiledTimer?
+  /// The wording of the services' messages: the flow's `messages:` over the catalog's.
+  public let messages: FlowMessages
 
   public struct Slot: Sendable {
     public enum Kind: Sendable, Hashable {

@@ -113,7 +113,8 @@ public enum FlowCompiler {
         stateIndex: stateIndex, start: stateIndex[definition.start.value] ?? 0, events: events,
         eventIndex: eventIndex, slots: slots, slotIndex: slotIndex, payloadFields: payloadFields,
         payloadIndex: payloadIndex, context: context,
-        checks: definition.checks.compactMap { check($0) }, deadline: deadline)
+        checks: definition.checks.compactMap { check($0) }, deadline: deadline,
+        messages: FlowMessages(definitions: definition.messages, catalog: catalog.messages))
     }
 
     private func check(_ check: CheckDefinition) -> CompiledCheck? {

@@ -43,6 +43,11 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Codable {
   // Time
   case timerDelay = "E033"
   case timerInFinalState = "E034"
+  // The catalog's rules and messages
+  case actionRule = "E035"
+  case messagePlaceholder = "E036"
+  case messageSecret = "E037"
+  case messageFullNumber = "E038"
   // Warnings
   case unreachableState = "W001"
   case shadowedTransition = "W002"
@@ -88,6 +93,10 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Codable {
     case .checkFailed: "check-failed"
     case .timerDelay: "timer-delay"
     case .timerInFinalState: "timer-in-final-state"
+    case .actionRule: "action-rule"
+    case .messagePlaceholder: "message-placeholder"
+    case .messageSecret: "message-secret"
+    case .messageFullNumber: "message-full-number"
     case .unreachableState: "unreachable-state"
     case .shadowedTransition: "shadowed-transition"
     case .unusedGuard: "unused-guard"

@@ -8,7 +8,7 @@ struct FlowLoader {
 
   static let topLevelKeys = [
     "flow", "version", "title", "description", "context", "settings", "guards", "events", "start",
-    "states", "checks", "deadline",
+    "states", "checks", "deadline", "messages",
   ]
   static let stateKeys = ["description", "on", "always", "after", "final", "outcome"]
   static let transitionKeys = ["to", "when", "do", "description", "unreachable", "reason"]
@@ -53,7 +53,86 @@ struct FlowLoader {
       states: states, location: root.location, contextLocation: top["context"]?.location,
       checks: checks)
     definition.deadline = deadline
+    definition.messages = top["messages"].map { loadMessages($0) } ?? []
     return definition
+  }
+
+  /// `messages:`: message name → channel → template, or message name → variant → channel →
+  /// template. A template is text (SMS) or `{ subject, body }` (email); which names and
+  /// channels exist is the catalog's, checked by the validator.
+  private mutating func loadMessages(_ node: YAMLNode) -> [MessageDefinition] {
+    var result: [MessageDefinition] = []
+    for (nameNode, value) in entries(node, what: "messages") {
+      guard let name = kebabOrName(nameNode, what: "a message name") else { continue }
+      for (keyNode, inner) in entries(value, what: "the message '\(name.value)'") {
+        guard let key = kebabOrName(keyNode, what: "a channel or variant") else { continue }
+        if Self.isTemplateValue(inner) {
+          if let template = messageTemplate(name, nil, key, inner) { result.append(template) }
+          continue
+        }
+        for (channelNode, leaf) in entries(inner, what: "the variant '\(key.value)'") {
+          guard let channel = kebabOrName(channelNode, what: "a channel") else { continue }
+          if let template = messageTemplate(name, key, channel, leaf) { result.append(template) }
+        }
+      }
+    }
+    return result
+  }
+
+  /// Text, or a mapping with `subject` or `body`: a template rather than a variant's channels.
+  static func isTemplateValue(_ node: YAMLNode) -> Bool {
+    switch node.content {
+    case .scalar, .sequence: return true
+    case .mapping(let pairs):
+      return pairs.contains { pair in
+        if case .scalar(let key, _) = pair.key.content { return key == "subject" || key == "body" }
+        return false
+      }
+    }
+  }
+
+  private mutating func messageTemplate(
+    _ name: Located<String>, _ variant: Located<String>?, _ channel: Located<String>,
+    _ node: YAMLNode
+  ) -> MessageDefinition? {
+    if case .scalar = node.content {
+      guard let body = templateText(node, what: "a message template") else { return nil }
+      return MessageDefinition(
+        name: name, variant: variant, channel: channel, subject: nil, body: body,
+        location: node.location, hasParts: false)
+    }
+    guard let fields = mapping(node, what: "an email template", keys: ["subject", "body"]) else {
+      return nil
+    }
+    guard let bodyNode = fields["body"] else {
+      report(
+        .missingKey, "the template has no 'body'; write the message's text under body",
+        at: node.location)
+      return nil
+    }
+    let subject = fields["subject"].flatMap { templateText($0, what: "a subject") }
+    guard let body = templateText(bodyNode, what: "a body") else { return nil }
+    return MessageDefinition(
+      name: name, variant: variant, channel: channel, subject: subject, body: body,
+      location: node.location, hasParts: true)
+  }
+
+  /// A template's text, with the column map a condition's text has (placeholders point there).
+  private mutating func templateText(_ node: YAMLNode, what: String) -> GuardSource? {
+    guard case .scalar = node.content else {
+      report(
+        .wrongType, "\(what) must be text; found \(node.kindDescription)", at: node.location,
+        length: node.width)
+      return nil
+    }
+    return guardSource(node, what: what)
+  }
+
+  /// A message, variant or channel name: `code`, `numberChanged`, `step-up`, `sms`.
+  private mutating func kebabOrName(_ node: YAMLNode, what: String) -> Located<String>? {
+    checkedName(
+      node, what: what, isValid: { Self.isName($0) || Self.isKebabName($0) },
+      rule: "use a name such as code, numberChanged, step-up or sms")
   }
 
   static let checkKeys = [

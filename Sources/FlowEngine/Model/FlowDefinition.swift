@@ -22,6 +22,9 @@ public struct FlowDefinition: Sendable {
   /// `deadline: { in: 1h, to: expired }`: the whole session, in any non-final state, ends this
   /// long after it started (instead of the engine's fixed maximum age).
   public var deadline: TimerDefinition?
+  /// `messages:`: the flow's own wording of the services' messages, each template with where
+  /// it was written.
+  public var messages: [MessageDefinition] = []
 
   public init(
     id: Located<String>, version: Located<Int>, title: Located<String>, description: String?,
@@ -278,5 +281,33 @@ public struct CheckDefinition: Sendable {
     self.name = name
     self.kind = kind
     self.location = location
+  }
+}
+
+/// One template of `messages:`: `code: { sms: "…" }` or `code: { step-up: { email: {…} } }`.
+public struct MessageDefinition: Sendable {
+  public var name: Located<String>
+  /// The variant it is worded for (`step-up`); nil for the message's own wording.
+  public var variant: Located<String>?
+  public var channel: Located<String>
+  /// An email's subject; nil for a channel without one (or when the flow gave none).
+  public var subject: GuardSource?
+  public var body: GuardSource
+  /// Where the template's value begins (a mapping for email, the text for SMS).
+  public var location: SourceLocation
+  /// True when the value was written as a mapping (`{ subject, body }`), false for plain text.
+  public var hasParts: Bool
+
+  public init(
+    name: Located<String>, variant: Located<String>?, channel: Located<String>,
+    subject: GuardSource?, body: GuardSource, location: SourceLocation, hasParts: Bool
+  ) {
+    self.name = name
+    self.variant = variant
+    self.channel = channel
+    self.subject = subject
+    self.body = body
+    self.location = location
+    self.hasParts = hasParts
   }
 }

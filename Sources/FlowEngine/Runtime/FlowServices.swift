@@ -38,12 +38,18 @@ public struct ActionRequest: Sendable {
   public var session: Session
   /// The injected clock's time, seconds since 1970 (UTC).
   public var now: Int
+  /// The flow's wording of the messages the services send.
+  public var messages: FlowMessages
 
-  public init(action: String, arguments: [String: Value], session: Session, now: Int) {
+  public init(
+    action: String, arguments: [String: Value], session: Session, now: Int,
+    messages: FlowMessages = FlowMessages()
+  ) {
     self.action = action
     self.arguments = arguments
     self.session = session
     self.now = now
+    self.messages = messages
   }
 }
 

@@ -239,8 +239,9 @@ struct StepMachine: Sendable {
       pendingArguments = machine.arguments(of: action, in: working, payload: choice.payload)
       phase = .performing(choice: choice, index: index)
       return .perform(
-        ActionRequest(action: action.name, arguments: pendingArguments, session: working, now: now)
-      )
+        ActionRequest(
+          action: action.name, arguments: pendingArguments, session: working, now: now,
+          messages: machine.flow.messages))
     }
     let from = working.state
     machine.enter(choice.transition, session: &working, now: now)

@@ -246,8 +246,30 @@ extension ValidationRun {
       if !call.arguments.contains(where: { $0.name.value == parameter.name }) {
         report(
           .actionArgument,
-          "'\(call.name.value)' needs the argument '\(parameter.name)' (\(Self.describe(parameter.type)))",
+          "'\(call.name.value)' needs the argument '\(parameter.name)' (\(describeParameter(parameter.type)))",
           at: call.name.location, length: call.name.value.count)
+      }
+    }
+    if let rule = signature.rule {
+      var written: [String: ActionRule.Argument] = [:]
+      for argument in call.arguments {
+        let text = argument.source.text
+        let isPath =
+          argument.isPlain && text.contains(".")
+          && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy {
+            FlowLoader.isName(String($0))
+          }
+        written[argument.name.value] = ActionRule.Argument(
+          text: text, path: isPath ? text.split(separator: ".").map(String.init) : nil)
+      }
+      for violation in rule.check(written) {
+        let argument = violation.argument.flatMap { name in
+          call.arguments.first { $0.name.value == name }
+        }
+        report(
+          .actionRule, violation.message,
+          at: argument?.source.location ?? call.name.location,
+          length: max(1, (argument?.source.text ?? call.name.value).unicodeScalars.count))
       }
     }
     return checked
@@ -289,14 +311,20 @@ extension ValidationRun {
     guard let type else { return expression }
     let accepted: Bool =
       switch (parameter.type, type, expression.kind) {
-      case (let wanted, let actual, _) where wanted == actual: true
+      case (let wanted, let actual, _) where catalog.accepts(wanted, actual): true
       case (.scalar, .string, .literal): true
       default: false
       }
     if !accepted {
+      let options = candidates(of: parameter.type, event: event).map {
+        "`\(parameter.name): \($0)`"
+      }
+      let instead =
+        options.isEmpty
+        ? "" : "; use " + Self.list(options, conjunction: "or") + " instead"
       report(
         .actionArgument,
-        "argument '\(parameter.name)' of '\(action)' takes \(Self.describe(parameter.type)); '\(source.text)' is \(Self.describe(type))",
+        "argument '\(parameter.name)' of '\(action)' takes \(describeParameter(parameter.type)); '\(source.text)' is \(Self.describe(type))\(instead)",
         at: source.location, length: max(1, width))
     } else if let range = parameter.range, let value = constantValue(expression),
       !range.contains(value)
@@ -310,6 +338,54 @@ extension ValidationRun {
         at: source.location, length: max(1, width))
     }
     return expression
+  }
+
+  /// A parameter's type in words; a union of scalars says what it takes (`a destination: a
+  /// phone or an email`).
+  func describeParameter(_ type: ValueType) -> String {
+    guard case .scalar(let name) = type, let members = catalog.scalarUnions[name] else {
+      return Self.describe(type)
+    }
+    return
+      "\(Self.article(name)) (\(Self.list(members.sorted().map(Self.article), conjunction: "or")))"
+  }
+
+  /// "a, b or c".
+  static func list(_ items: [String], conjunction: String) -> String {
+    guard items.count > 1, let last = items.last else { return items.first ?? "" }
+    return items.dropLast().joined(separator: ", ") + " \(conjunction) " + last
+  }
+
+  /// What could be written where a value of `type` is wanted: the context's facts of that type
+  /// (two levels deep), the event's payload fields, and results of the actions the flow calls;
+  /// at most four, facts first.
+  func candidates(of type: ValueType, event: EventBinding) -> [String] {
+    var found: [String] = []
+    func walk(_ record: RecordType, _ prefix: String, depth: Int) {
+      for field in record.fields {
+        if catalog.accepts(type, field.type) { found.append("\(prefix).\(field.name)") }
+        if case .record(let inner) = field.type, depth < 2 {
+          walk(inner, "\(prefix).\(field.name)", depth: depth + 1)
+        }
+      }
+    }
+    for field in definition.context {
+      if case .record(let record)? = contextTypes[field.name.value] {
+        walk(record, field.name.value, depth: 1)
+      }
+    }
+    if case .named(let name) = event {
+      for (field, fieldType) in (eventFields[name] ?? [:]).sorted(by: { $0.key < $1.key })
+      where catalog.accepts(type, fieldType) {
+        found.append("event.\(field)")
+      }
+    }
+    for action in calledActions.sorted() {
+      for field in catalog.actions[action]?.result ?? [] where catalog.accepts(type, field.type) {
+        found.append("\(action).\(field.name)")
+      }
+    }
+    return Array(found.prefix(4))
   }
 
   /// The number (or seconds) an argument stands for when it is a literal or a setting.

@@ -110,6 +110,7 @@ struct ValidationRun {
     checkGuards()
     checkStates()
     checkChecks()
+    checkMessages()
     checkGraph()
     checkUnused()
   }
