@@ -21,7 +21,7 @@ struct CatalogCommand: ParsableCommand {
   func run() {
     let catalog = AccountSecurityCatalog.catalog
     print(catalog.actionsMarkdown)
-    print("Messages a flow may word in `messages:` (section 5b):\n")
+    print("Messages a flow may word in `messages:` (see *Messages* below):\n")
     print(catalog.messagesMarkdown, terminator: "")
   }
 }

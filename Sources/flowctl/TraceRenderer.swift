@@ -127,8 +127,9 @@ struct TraceRenderer {
   /// (`$received` in an events file reads it).
   private func body(_ message: OutboundMessage) -> String {
     if message.body.isEmpty { return "(queued; sent once the step is committed)" }
-    guard let code = message.code else { return message.body }
-    return message.body.replacingOccurrences(
+    let subject = message.subject.map { "[\($0)] " } ?? ""
+    guard let code = message.code else { return subject + message.body }
+    return (subject + message.body).replacingOccurrences(
       of: code, with: String(repeating: "•", count: code.count))
       + " (code in the simulated inbox)"
   }

@@ -122,7 +122,7 @@ public final class DryRun {
 
   private static func sample(for type: ValueType) -> Value {
     switch type {
-    case .scalar("phone"): .string("+15550100000")
+    case .scalar("phone"), .scalar("destination"): .string("+15550100000")
     case .scalar("code"): .string("000000")
     case .scalar("email"): .string("someone@example.test")
     case .int: .int(0)

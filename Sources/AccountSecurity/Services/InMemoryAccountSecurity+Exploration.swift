@@ -69,6 +69,11 @@ extension InMemoryAccountSecurity: ExplorableServices {
       return [
         ExplorationInput(value: .string("new@example.test"), spelled: "\"new@example.test\"")
       ]
+    case .scalar("destination"):
+      return [
+        ExplorationInput(value: .string(Self.newNumber), spelled: "\"\(Self.newNumber)\""),
+        ExplorationInput(value: .string("new@example.test"), spelled: "\"new@example.test\""),
+      ]
     default:
       // Other types are the engine's (`InputDomains`): samples and the flow's own values.
       return []

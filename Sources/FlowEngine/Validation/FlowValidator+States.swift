@@ -347,7 +347,7 @@ extension ValidationRun {
       return Self.describe(type)
     }
     return
-      "\(Self.article(name)) (\(Self.list(members.sorted().map(Self.article), conjunction: "or")))"
+      "\(Self.article(name)): \(Self.list(members.sorted().map(Self.article), conjunction: "or"))"
   }
 
   /// "a, b or c".
