@@ -20,9 +20,12 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
   ],
   targets: [
     // Domain-free: model, loading, validation (and later compilation, runtime, analysis).
@@ -53,6 +56,20 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    // The HTTP service (`flowctl serve`): sessions of a store over a JSON API, callers
+    // identified by signed bearer tokens.
+    .target(
+      name: "FlowService",
+      dependencies: [
+        "FlowEngine", "AccountSecurity", "SQLiteStore",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "JWTKit", package: "jwt-kit"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+      ],
+      swiftSettings: strictSettings
+    ),
     // A harness for stepping flows in Swift Testing tests, with assertions that print the trace.
     .target(
       name: "FlowTesting",
@@ -65,6 +82,8 @@ let package = Package(
         "FlowEngine",
         "AccountSecurity",
         "SQLiteStore",
+        "FlowService",
+        .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

@@ -15,13 +15,13 @@ struct Flowctl: AsyncParsableCommand {
 
       Dry runs keep everything in memory (flowctl run). Sessions that outlive a
       process live in a store file (flowctl store init, then flowctl session
-      start/send/show).
+      start/send/show). Web apps run them over HTTP (flowctl serve).
       """,
     version: "0.2.0",
     subcommands: [
       ValidateCommand.self, RunCommand.self, GraphCommand.self, CheckCommand.self, TestCommand.self,
       PathsCommand.self, MutateCommand.self, StoreCommand.self, SessionCommand.self,
-      CatalogCommand.self,
+      CatalogCommand.self, ServeCommand.self, TokenCommand.self,
     ]
   )
 

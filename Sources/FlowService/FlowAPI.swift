@@ -1,0 +1,437 @@
+internal import AccountSecurity
+public import FlowEngine
+internal import Foundation
+internal import HTTPTypes
+public import Hummingbird
+internal import NIOCore
+public import SQLiteStore
+
+/// The request context of the API: Hummingbird's, plus the client's address (for rate limits).
+public struct APIContext: RequestContext {
+  public var coreContext: CoreRequestContextStorage
+  public let clientAddress: String
+
+  public init(source: ApplicationRequestContextSource) {
+    coreContext = .init(source: source)
+    clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+  }
+}
+
+/// The JSON API web apps call (`schemas/openapi.yaml`): flows, sessions and their events. The
+/// caller is always the bearer token's user, never a field of a body (SECURITY.md 15, 29); a
+/// session is visible only to its actor (24); a bad request is a 4xx that names the field.
+public struct FlowAPI: Sendable {
+  public let store: SQLiteStore
+  public let engine: SessionEngine
+  public let flows: FlowDirectory
+  public let tokens: Tokens
+  let limiter: RateLimiter
+  let replays: IdempotencyCache
+  /// The largest request body read, in bytes.
+  static let maxBody = 64 * 1024
+
+  public init(
+    store: SQLiteStore, flows: FlowDirectory, tokens: Tokens, userRate: Double = 20,
+    addressRate: Double = 200
+  ) {
+    self.store = store
+    self.engine = SessionEngine(
+      store: store, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
+    self.flows = flows
+    self.tokens = tokens
+    self.limiter = RateLimiter(userRate: userRate, addressRate: addressRate)
+    self.replays = IdempotencyCache()
+  }
+
+  /// The routes, on a new router.
+  public func router() -> Router<APIContext> {
+    let router = Router(context: APIContext.self)
+    router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
+    router.get("/v1/flows") { request, context in
+      try await self.guarded(request, context) { _ in
+        let list = await flows.flows().values.map(\.flow).sorted { $0.id < $1.id }
+        return Self.json(.ok, ["flows": list.map(Self.flowObject)])
+      }
+    }
+    router.get("/v1/flows/:flow") { request, context in
+      try await self.guarded(request, context) { _ in
+        let id = context.parameters.get("flow") ?? ""
+        guard let flow = await flows.flow(id) else {
+          return Self.problem(.notFound, "no flow '\(id)'", field: nil)
+        }
+        return Self.json(.ok, Self.flowObject(flow))
+      }
+    }
+    router.post("/v1/sessions") { request, context in
+      try await self.guarded(request, context) { user in
+        try await self.start(request, context, user: user)
+      }
+    }
+    router.get("/v1/sessions/:id") { request, context in
+      try await self.guarded(request, context) { user in
+        guard let (_, session, flow) = try await self.visible(context, user: user) else {
+          return Self.notFound(context)
+        }
+        return Self.json(.ok, Self.sessionObject(session, flow))
+      }
+    }
+    router.post("/v1/sessions/:id/events") { request, context in
+      try await self.guarded(request, context) { user in
+        try await self.send(request, context, user: user)
+      }
+    }
+    router.get("/v1/dev/inbox/:destination") { request, context in
+      try await self.guarded(request, context) { _ in
+        guard store.kind == .dryRun else {
+          return Self.problem(.notFound, "the inbox exists on dry-run stores only", field: nil)
+        }
+        let destination = context.parameters.get("destination") ?? ""
+        let messages = try await store.inbox(of: destination)
+        return Self.json(
+          .ok,
+          [
+            "destination": destination,
+            "messages": messages.map { message -> [String: Any] in
+              var object: [String: Any] = [
+                "channel": message.channel.rawValue, "body": message.body,
+                "sentAt": AuditTime.iso8601(message.sentAt), "key": message.key,
+              ]
+              if let subject = message.subject { object["subject"] = subject }
+              if let code = message.code { object["code"] = code }
+              return object
+            },
+          ])
+      }
+    }
+    return router
+  }
+
+  // MARK: - Who is calling
+
+  /// Authenticates and rate-limits, then runs `body` for the token's user: 401 without a
+  /// valid token, 403 for a user the store does not know, 429 past a limit. Failures of the
+  /// store are 503, never a crash.
+  func guarded(
+    _ request: Request, _ context: APIContext,
+    _ body: (String) async throws -> Response
+  ) async throws -> Response {
+    guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+      let user = await tokens.user(of: String(header.dropFirst(7)))
+    else {
+      var response = Self.problem(
+        .unauthorized, "a valid bearer token is required (Authorization: Bearer …)",
+        field: "Authorization")
+      response.headers[.wwwAuthenticate] = "Bearer"
+      return response
+    }
+    if let wait = limiter.admit(user: user, address: context.clientAddress) {
+      var response = Self.problem(
+        .tooManyRequests, "too many requests; retry in \(wait) s", field: nil)
+      response.headers[.retryAfter] = String(wait)
+      return response
+    }
+    do {
+      guard try await store.user(user) != nil else {
+        return Self.problem(.forbidden, "the token's user is not in this store", field: nil)
+      }
+      return try await body(user)
+    } catch let failure as SessionEngine.Failure {
+      switch failure {
+      case .unknownSession: return Self.notFound(context)
+      case .unknownSubject(let field, let id):
+        return Self.problem(.unprocessableContent, "unknown user '\(id)'", field: field)
+      case .conflict, .invalidFlow, .corruptSession:
+        context.logger.error("step failed", metadata: ["error": "\(failure)"])
+        return Self.problem(.serviceUnavailable, "the step could not be taken", field: nil)
+      }
+    } catch let error as StoreError {
+      context.logger.error("store error", metadata: ["error": "\(error)"])
+      return Self.problem(.serviceUnavailable, "the store is unavailable; retry", field: nil)
+    }
+  }
+
+  /// The session in the path, if it exists and the caller is its actor (else nil: 404).
+  func visible(_ context: APIContext, user: String) async throws -> (
+    StoredSession, Session, CompiledFlow
+  )? {
+    let id = context.parameters.get("id") ?? ""
+    guard let found = try? await engine.show(session: id), found.1.subjects["actor"] == user
+    else { return nil }
+    return found
+  }
+
+  // MARK: - Sessions
+
+  func start(_ request: Request, _ context: APIContext, user: String) async throws -> Response {
+    let body: [String: JSONValue]
+    switch try await Self.object(request, context, keys: ["flow", "target"]) {
+    case .success(let object): body = object
+    case .failure(let problem): return problem.response
+    }
+    guard case .string(let flowID)? = body["flow"] else {
+      return Self.problem(.unprocessableContent, "'flow' is required: a flow id", field: "flow")
+    }
+    guard let flow = await flows.flow(flowID) else {
+      let known = await flows.flows().keys.sorted().joined(separator: ", ")
+      return Self.problem(
+        .unprocessableContent, "no flow '\(flowID)'; this service offers: \(known)",
+        field: "flow")
+    }
+    var target = user
+    if let given = body["target"] {
+      guard case .string(let text) = given, !text.isEmpty else {
+        return Self.problem(.unprocessableContent, "'target' must be a user id", field: "target")
+      }
+      target = text
+    }
+    guard try await store.user(target) != nil else {
+      return Self.problem(.unprocessableContent, "unknown user '\(target)'", field: "target")
+    }
+    let step = try await engine.start(
+      flow: flow.sourceBytes, path: flow.id, subjects: ["actor": user, "target": target])
+    await deliver(context)
+    return Self.json(.created, Self.sessionObject(step.session, step.flow))
+  }
+
+  func send(_ request: Request, _ context: APIContext, user: String) async throws -> Response {
+    guard let (_, session, flow) = try await visible(context, user: user) else {
+      return Self.notFound(context)
+    }
+    let buffer = try await request.body.collect(upTo: Self.maxBody)
+    let bytes = Array(buffer.readableBytesView)
+    let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+    if let key {
+      switch replays.lookup(user: user, session: session.id, key: key, body: bytes) {
+      case .replay(let stored): return stored.response
+      case .mismatch:
+        return Self.problem(
+          .unprocessableContent,
+          "this Idempotency-Key was used with another body; use a new key for a new request",
+          field: "Idempotency-Key")
+      case .new: break
+      }
+    }
+    let body: [String: JSONValue]
+    switch Self.parse(bytes, keys: ["event", "payload", "seq"]) {
+    case .success(let object): body = object
+    case .failure(let problem): return problem.response
+    }
+    guard case .string(let event)? = body["event"], !event.isEmpty else {
+      return Self.problem(
+        .unprocessableContent, "'event' is required: the name of an event", field: "event")
+    }
+    var payload: [String: Value] = [:]
+    if let given = body["payload"] {
+      guard case .object(let fields) = given else {
+        return Self.problem(
+          .unprocessableContent, "'payload' must be an object of fields", field: "payload")
+      }
+      for (name, value) in fields {
+        guard let converted = value.flowValue else {
+          return Self.problem(
+            .unprocessableContent, "payload field '\(name)' must be text, a number or true/false",
+            field: "payload.\(name)")
+        }
+        payload[name] = converted
+      }
+    }
+    var seq: Int?
+    if let given = body["seq"] {
+      guard case .int(let exact) = given else {
+        return Self.problem(.unprocessableContent, "'seq' must be a whole number", field: "seq")
+      }
+      seq = exact
+    }
+    if session.isFinal {
+      return Self.json(.gone, ["session": Self.sessionObject(session, flow)])
+    }
+    let response: Response
+    let stored: StoredResponse
+    do {
+      let step = try await engine.send(
+        session: session.id, event: event, payload: payload, expectedSeq: seq)
+      let object = Self.sessionObject(step.session, step.flow)
+      if let rejection = step.trace.rejection {
+        let status: HTTPResponse.Status =
+          ["session-expired", "session-ended"].contains(rejection.kind)
+          ? .gone : .unprocessableContent
+        stored = StoredResponse(
+          status: status,
+          body: Self.encode([
+            "session": object,
+            "rejection": ["kind": rejection.kind, "reason": rejection.description],
+          ]))
+      } else {
+        stored = StoredResponse(
+          status: .ok, body: Self.encode(["session": object, "step": Self.stepObject(step)]))
+      }
+      response = stored.response
+    } catch SessionEngine.Failure.conflict(_, _, _) {
+      let (_, now, current) = try await engine.show(session: session.id)
+      return Self.json(.conflict, ["session": Self.sessionObject(now, current)])
+    }
+    if let key { replays.keep(user: user, session: session.id, key: key, body: bytes, stored) }
+    await deliver(context)
+    return response
+  }
+
+  /// Sends what committed steps queued; a failure leaves it queued for the next attempt.
+  func deliver(_ context: APIContext) async {
+    do {
+      _ = try await store.dispatch()
+    } catch {
+      context.logger.warning("delivery failed; it stays queued", metadata: ["error": "\(error)"])
+    }
+  }
+
+  // MARK: - JSON
+
+  static func flowObject(_ flow: CompiledFlow) -> [String: Any] {
+    [
+      "id": flow.id, "version": flow.version, "title": flow.title, "contentHash": flow.contentHash,
+      "states": flow.states.map(\.name),
+      "events": flow.events.map { event in
+        [
+          "event": event.name,
+          "payload": event.fields.map { ["name": $0.name, "type": "\($0.type)"] },
+        ]
+      },
+    ]
+  }
+
+  static func sessionObject(_ session: Session, _ flow: CompiledFlow) -> [String: Any] {
+    let allowed: [[String: Any]] =
+      session.isFinal
+      ? []
+      : flow.states[session.stateID].acceptedEvents.compactMap { name in
+        guard let index = flow.eventIndex[name] else { return nil }
+        return [
+          "event": name,
+          "payload": flow.events[index].fields.map { ["name": $0.name, "type": "\($0.type)"] },
+        ]
+      }
+    return [
+      "id": session.id, "flow": session.flowID, "version": session.flowVersion,
+      "state": session.state, "seq": session.seq, "final": session.isFinal,
+      "outcome": session.outcome ?? NSNull(), "expiresAt": AuditTime.iso8601(session.expiresAt),
+      "allowedEvents": allowed,
+    ]
+  }
+
+  static func stepObject(_ step: SessionEngine.Step) -> [String: Any] {
+    [
+      "event": step.trace.event ?? NSNull(), "from": step.trace.from, "to": step.trace.to,
+      "effects": step.trace.transitions.flatMap { $0.effects.map(\.action) },
+      "timers": step.timers.map { ["from": $0.from, "to": $0.to] },
+    ]
+  }
+
+  static func encode(_ object: Any) -> [UInt8] {
+    let data =
+      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+      ?? Data("{}".utf8)
+    return [UInt8](data)
+  }
+
+  static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+    StoredResponse(status: status, body: encode(object)).response
+  }
+
+  static func problem(_ status: HTTPResponse.Status, _ message: String, field: String?)
+    -> Response
+  {
+    var error: [String: Any] = ["message": message]
+    if let field { error["field"] = field }
+    return json(status, ["error": error])
+  }
+
+  static func notFound(_ context: APIContext) -> Response {
+    problem(.notFound, "no session '\(context.parameters.get("id") ?? "")'", field: nil)
+  }
+
+  struct Problem: Error {
+    var response: Response
+  }
+
+  static func object(_ request: Request, _ context: APIContext, keys: Set<String>) async throws
+    -> Result<[String: JSONValue], Problem>
+  {
+    let buffer = try await request.body.collect(upTo: maxBody)
+    return parse(Array(buffer.readableBytesView), keys: keys)
+  }
+
+  /// A JSON object with only `keys`; a 400 for what is not JSON, a 422 naming the field for
+  /// an unknown one.
+  static func parse(_ bytes: [UInt8], keys: Set<String>) -> Result<[String: JSONValue], Problem> {
+    if bytes.isEmpty { return .success([:]) }
+    guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
+      return .failure(Problem(response: problem(.badRequest, "the body is not JSON", field: nil)))
+    }
+    guard case .object(let object) = parsed else {
+      return .failure(
+        Problem(
+          response: problem(.unprocessableContent, "the body must be a JSON object", field: nil)))
+    }
+    if let unknown = object.keys.sorted().first(where: { !keys.contains($0) }) {
+      return .failure(
+        Problem(
+          response: problem(
+            .unprocessableContent,
+            "unknown field '\(unknown)'; expected: \(keys.sorted().joined(separator: ", "))",
+            field: unknown)))
+    }
+    return .success(object)
+  }
+}
+
+/// A response as bytes, kept for idempotent replays.
+struct StoredResponse: Sendable {
+  var status: HTTPResponse.Status
+  var body: [UInt8]
+
+  var response: Response {
+    Response(
+      status: status, headers: [.contentType: "application/json"],
+      body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+  }
+}
+
+/// A JSON value as a request body holds it; numbers that are whole are `int`.
+enum JSONValue: Decodable, Sendable {
+  case null
+  case bool(Bool)
+  case int(Int)
+  case number(Double)
+  case string(String)
+  case array([JSONValue])
+  case object([String: JSONValue])
+
+  init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if container.decodeNil() {
+      self = .null
+    } else if let value = try? container.decode(Bool.self) {
+      self = .bool(value)
+    } else if let value = try? container.decode(Int.self) {
+      self = .int(value)
+    } else if let value = try? container.decode(Double.self) {
+      self = .number(value)
+    } else if let value = try? container.decode(String.self) {
+      self = .string(value)
+    } else if let value = try? container.decode([JSONValue].self) {
+      self = .array(value)
+    } else {
+      self = .object(try container.decode([String: JSONValue].self))
+    }
+  }
+
+  /// The value an event's payload field takes: text, a whole number or true/false.
+  var flowValue: Value? {
+    switch self {
+    case .string(let text): .string(text)
+    case .int(let number): .int(number)
+    case .bool(let value): .bool(value)
+    default: nil
+    }
+  }
+}

@@ -1,0 +1,92 @@
+internal import Crypto
+internal import Foundation
+internal import Synchronization
+
+/// Token buckets per user and per client address (SECURITY.md 31): each holds two seconds of
+/// its rate, refills continuously, and a request takes one token from both.
+final class RateLimiter: Sendable {
+  struct Bucket {
+    var tokens: Double
+    var at: Double
+  }
+
+  let userRate: Double
+  let addressRate: Double
+  private let buckets = Mutex<[String: Bucket]>([:])
+
+  init(userRate: Double, addressRate: Double) {
+    self.userRate = userRate
+    self.addressRate = addressRate
+  }
+
+  /// nil when admitted; else the whole seconds to wait (for `Retry-After`).
+  func admit(user: String, address: String, now: Double = Date().timeIntervalSince1970) -> Int? {
+    buckets.withLock { buckets in
+      let keys = [("user:" + user, userRate), ("address:" + address, addressRate)]
+      var wait = 0.0
+      var refilled: [(String, Bucket)] = []
+      for (key, rate) in keys {
+        var bucket = buckets[key] ?? Bucket(tokens: rate * 2, at: now)
+        bucket.tokens = min(rate * 2, bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens < 1 { wait = max(wait, (1 - bucket.tokens) / rate) }
+        refilled.append((key, bucket))
+      }
+      for (key, var bucket) in refilled {
+        if wait == 0 { bucket.tokens -= 1 }
+        buckets[key] = bucket
+      }
+      if buckets.count > 100_000 {
+        // Full buckets carry no information: drop them.
+        buckets = buckets.filter { $0.value.tokens < 1 }
+      }
+      return wait == 0 ? nil : max(1, Int(wait.rounded(.up)))
+    }
+  }
+}
+
+/// The answers to requests that carried an `Idempotency-Key`, for 24 hours: the same key with
+/// the same body gets the stored answer byte for byte and takes no new step; the same key with
+/// another body is refused (SECURITY.md 30). Keys are per caller and per session.
+final class IdempotencyCache: Sendable {
+  enum Lookup {
+    case new
+    case replay(StoredResponse)
+    case mismatch
+  }
+
+  struct Entry {
+    var digest: [UInt8]
+    var response: StoredResponse
+    var at: Double
+  }
+
+  static let lifetime = 24.0 * 3600
+  private let entries = Mutex<[String: Entry]>([:])
+
+  private static func key(_ user: String, _ session: String, _ key: String) -> String {
+    "\(user)\u{0}\(session)\u{0}\(key)"
+  }
+
+  func lookup(
+    user: String, session: String, key: String, body: [UInt8],
+    now: Double = Date().timeIntervalSince1970
+  ) -> Lookup {
+    entries.withLock { entries in
+      guard let entry = entries[Self.key(user, session, key)], now - entry.at < Self.lifetime
+      else { return .new }
+      return entry.digest == Array(SHA256.hash(data: body)) ? .replay(entry.response) : .mismatch
+    }
+  }
+
+  func keep(
+    user: String, session: String, key: String, body: [UInt8], _ response: StoredResponse,
+    now: Double = Date().timeIntervalSince1970
+  ) {
+    entries.withLock { entries in
+      if entries.count > 100_000 { entries = entries.filter { now - $0.value.at < Self.lifetime } }
+      entries[Self.key(user, session, key)] = Entry(
+        digest: Array(SHA256.hash(data: body)), response: response, at: now)
+    }
+  }
+}

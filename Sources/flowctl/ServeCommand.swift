@@ -1,0 +1,151 @@
+import AccountSecurity
+import ArgumentParser
+import FlowEngine
+import FlowService
+import Foundation
+import Hummingbird
+import Logging
+import SQLiteStore
+
+/// `flowctl serve`: the HTTP API web apps call, on a store.
+struct ServeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "serve",
+    abstract: "Serve a store's sessions over HTTP: the JSON API web apps call.",
+    discussion: """
+      Runs sessions of the flows in --flows (every *.yaml file, read again when
+      it changes: new sessions get the new text, running ones keep theirs, and a
+      file that does not validate is refused in the log while its previous text
+      keeps serving). Callers send `Authorization: Bearer TOKEN`, a JWT (HS256)
+      signed with --auth-key whose `sub` is their user id (flowctl token mints
+      one). The API is described in schemas/openapi.yaml.
+
+      Prints `listening on http://HOST:PORT` once it accepts connections (with
+      --listen 127.0.0.1:0 the port is the one the system chose). SIGTERM or
+      SIGINT stops accepting, lets the steps in flight finish, and exits 0.
+
+      Example (a dry-run store; codes are read off GET /v1/dev/inbox/…):
+        flowctl store init build/team.sqlite --world examples/team.yaml
+        head -c 32 /dev/urandom | base64 > build/auth.key
+        flowctl serve --store build/team.sqlite --flows flows --auth-key build/auth.key &
+        token=$(flowctl token ada --auth-key build/auth.key)
+        curl -s -H "Authorization: Bearer $token" localhost:8080/v1/flows
+      """
+  )
+
+  @OptionGroup var store: StoreOptions
+
+  @Option(help: ArgumentHelp("The folder of flow files to serve.", valueName: "DIR"))
+  var flows: String
+
+  @Option(
+    help: ArgumentHelp(
+      "Where to listen (loopback by default; port 0 picks a free one).", valueName: "HOST:PORT"))
+  var listen: String = "127.0.0.1:8080"
+
+  @Option(
+    name: .customLong("auth-key"),
+    help: ArgumentHelp("The file holding the key tokens are signed with.", valueName: "FILE"))
+  var authKey: String
+
+  @Option(
+    name: .customLong("rate-per-user"),
+    help: "Requests a second one user may make (bursts of twice that).")
+  var ratePerUser: Double = 20
+
+  @Option(
+    name: .customLong("rate-per-address"),
+    help: "Requests a second one client address may make (bursts of twice that).")
+  var ratePerAddress: Double = 200
+
+  func validate() throws {
+    guard let (_, port) = Self.split(listen), (0...65535).contains(port) else {
+      throw ValidationError("--listen must be HOST:PORT, such as 127.0.0.1:8080; got '\(listen)'")
+    }
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: flows, isDirectory: &isFolder), isFolder.boolValue
+    else {
+      throw ValidationError("--flows must be a folder of flow files; '\(flows)' is not one")
+    }
+  }
+
+  static func split(_ address: String) -> (String, Int)? {
+    guard let colon = address.lastIndex(of: ":"),
+      let port = Int(address[address.index(after: colon)...])
+    else { return nil }
+    return (String(address[..<colon]), port)
+  }
+
+  func run() async throws {
+    Verbosity.verbose.withLock { $0 = true }
+    let logger = Logger(label: "flowctl.serve")
+    let opened = try store.open()
+    let tokens: Tokens
+    do {
+      tokens = try await Tokens(key: try Tokens.readKey(at: authKey))
+    } catch {
+      Terminal.writeError("error: \(error)\n")
+      throw ExitCode(1)
+    }
+    let directory = FlowDirectory(
+      folder: flows, catalog: AccountSecurityCatalog.catalog, logger: logger)
+    let offered = await directory.flows()
+    if offered.isEmpty {
+      logger.warning("no valid flow in the folder yet", metadata: ["folder": "\(flows)"])
+    }
+    let api = FlowAPI(
+      store: opened, flows: directory, tokens: tokens, userRate: ratePerUser,
+      addressRate: ratePerAddress)
+    guard let (host, port) = Self.split(listen) else { throw ExitCode(64) }
+    let app = Application(
+      router: api.router(),
+      configuration: .init(address: .hostname(host, port: port), serverName: "flowctl"),
+      onServerRunning: { channel in
+        let bound = channel.localAddress?.port ?? port
+        print("listening on http://\(host):\(bound)")
+        Terminal.flush()
+      },
+      logger: logger)
+    try await app.runService()
+  }
+}
+
+/// `flowctl token`: a bearer token for the API.
+struct TokenCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "token",
+    abstract: "Mint a bearer token for a user of flowctl serve.",
+    discussion: """
+      Prints a JWT (HS256) signed with the key file, whose `sub` is USER and
+      whose `exp` is --ttl from now. flowctl serve accepts it until then.
+
+      Example:
+        flowctl token ada --auth-key build/auth.key --ttl 1h
+      """
+  )
+
+  @Argument(help: "The user id the token names.")
+  var user: String
+
+  @Option(
+    name: .customLong("auth-key"),
+    help: ArgumentHelp("The file holding the signing key.", valueName: "FILE"))
+  var authKey: String
+
+  @Option(help: ArgumentHelp("How long the token is valid.", valueName: "DURATION"))
+  var ttl: String = "15m"
+
+  func run() async throws {
+    guard let seconds = Value.parseDuration(ttl), seconds > 0 else {
+      Terminal.writeError("error: --ttl must be a duration such as 15m or 1h; got '\(ttl)'\n")
+      throw ExitCode(64)
+    }
+    do {
+      let tokens = try await Tokens(key: try Tokens.readKey(at: authKey))
+      print(try await tokens.mint(user: user, ttl: seconds))
+    } catch {
+      Terminal.writeError("error: \(error)\n")
+      throw ExitCode(1)
+    }
+  }
+}

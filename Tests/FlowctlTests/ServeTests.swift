@@ -1,0 +1,250 @@
+import Foundation
+import Testing
+
+/// `flowctl serve` through the real binary on a free loopback port, called with curl: both
+/// procedures of the help article over HTTP, codes read off the dry-run inbox, and every
+/// status code the API promises.
+@Suite("flowctl serve", .serialized)
+struct ServeTests {
+  /// A running `flowctl serve`, stopped with SIGTERM.
+  final class Server {
+    let process = Process()
+    let port: Int
+    let key: String
+    let stderr: URL
+
+    init(store: String, extra: [String] = []) throws {
+      let folder = URL(fileURLWithPath: store).deletingLastPathComponent()
+      key = folder.appendingPathComponent("auth.key").path
+      // A text key (as `head -c 32 /dev/urandom | base64` makes): 64 hex digits.
+      let hex = (0..<32).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
+      try Data((hex + "\n").utf8).write(to: URL(fileURLWithPath: key))
+      stderr = folder.appendingPathComponent("serve-\(UUID().uuidString).log")
+      _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
+      process.executableURL = Flowctl.executable
+      process.arguments =
+        [
+          "serve", "--store", store, "--flows", "flows", "--auth-key", key, "--listen",
+          "127.0.0.1:0",
+        ] + extra
+      process.currentDirectoryURL = Flowctl.packageRoot
+      let out = Pipe()
+      process.standardOutput = out
+      process.standardError = try FileHandle(forWritingTo: stderr)
+      try process.run()
+      // The first line says where it listens.
+      var line = Data()
+      while !line.contains(UInt8(ascii: "\n")) {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        line += chunk
+      }
+      let text = String(decoding: line, as: UTF8.self)
+      guard text.hasPrefix("listening on http://127.0.0.1:"),
+        let port = Int(
+          text.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+      else {
+        process.terminate()
+        throw ServeError(
+          "serve did not start: \(text) \((try? String(contentsOf: stderr, encoding: .utf8)) ?? "")"
+        )
+      }
+      self.port = port
+    }
+
+    func token(_ user: String, ttl: String = "15m") throws -> String {
+      let minted = try Flowctl.run(["token", user, "--auth-key", key, "--ttl", ttl])
+      #expect(minted.status == 0, "\(minted.stderr)")
+      return minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    struct Reply {
+      var status: Int
+      var body: String
+      var retryAfter: String
+      var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+      }
+    }
+
+    /// One request with curl.
+    func call(
+      _ method: String, _ path: String, token: String? = nil, body: String? = nil,
+      headers: [String] = []
+    ) throws -> Reply {
+      var arguments = [
+        "-s", "-X", method, "-w", "\n%{http_code}\n%header{retry-after}",
+        "http://127.0.0.1:\(port)\(path)",
+      ]
+      if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+      for header in headers { arguments += ["-H", header] }
+      if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+      let curl = Process()
+      curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+      curl.arguments = arguments
+      let out = Pipe()
+      curl.standardOutput = out
+      try curl.run()
+      let data = out.fileHandleForReading.readDataToEndOfFile()
+      curl.waitUntilExit()
+      var lines = String(decoding: data, as: UTF8.self).components(separatedBy: "\n")
+      let retry = lines.popLast() ?? ""
+      let status = Int(lines.popLast() ?? "") ?? 0
+      return Reply(status: status, body: lines.joined(separator: "\n"), retryAfter: retry)
+    }
+
+    /// Sends SIGTERM and waits; the exit status.
+    func stop() -> Int32 {
+      process.terminate()
+      process.waitUntilExit()
+      return process.terminationStatus
+    }
+  }
+
+  struct ServeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+  }
+
+  static func session(_ reply: Server.Reply) -> [String: Any] {
+    (reply.json["session"] as? [String: Any]) ?? reply.json
+  }
+
+  static func lastCode(_ server: Server, _ token: String, _ destination: String) throws -> String {
+    let inbox = try server.call("GET", "/v1/dev/inbox/\(destination)", token: token)
+    #expect(inbox.status == 200, "\(inbox.body)")
+    let messages = try #require(inbox.json["messages"] as? [[String: Any]])
+    return try #require(messages.last { $0["code"] != nil }?["code"] as? String)
+  }
+
+  @Test("both procedures over HTTP, and every status code: 401 403 404 409 410 422, replays")
+  func procedures() throws {
+    let store = try SessionCommandTests.newStore()
+    let server = try Server(store: store)
+    defer { _ = server.stop() }
+    let ada = try server.token("ada")
+
+    // Who is calling.
+    #expect(try server.call("GET", "/v1/flows").status == 401)
+    #expect(try server.call("GET", "/v1/flows", token: "not.a.token").status == 401)
+    #expect(try server.call("GET", "/v1/flows", token: try server.token("nobody")).status == 403)
+    let flows = try server.call("GET", "/v1/flows", token: ada)
+    #expect(flows.status == 200)
+    let ids = (flows.json["flows"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+    #expect(ids.contains("update-own-2fa-phone") && ids.contains("update-team-member-2fa-phone"))
+    #expect(try server.call("GET", "/v1/flows/update-own-2fa-phone", token: ada).status == 200)
+    #expect(try server.call("GET", "/v1/flows/nope", token: ada).status == 404)
+
+    // Bad bodies: a 4xx naming the field, never a 500.
+    #expect(try server.call("POST", "/v1/sessions", token: ada, body: "{oops").status == 400)
+    let unknownFlow = try server.call("POST", "/v1/sessions", token: ada, body: #"{"flow":"x"}"#)
+    #expect(unknownFlow.status == 422)
+    #expect((unknownFlow.json["error"] as? [String: Any])?["field"] as? String == "flow")
+    let actorField = try server.call(
+      "POST", "/v1/sessions", token: ada, body: #"{"flow":"update-own-2fa-phone","actor":"tess"}"#
+    )
+    #expect(actorField.status == 422, "the actor is never a body field (SECURITY.md 29)")
+    #expect((actorField.json["error"] as? [String: Any])?["field"] as? String == "actor")
+
+    // 1. The own-number procedure.
+    let started = try server.call(
+      "POST", "/v1/sessions", token: ada, body: #"{"flow":"update-own-2fa-phone"}"#)
+    #expect(started.status == 201, "\(started.body)")
+    let id = try #require(started.json["id"] as? String)
+    #expect(started.json["state"] as? String == "securityCenter")
+    #expect(started.json["seq"] as? Int == 1)
+    let path = "/v1/sessions/\(id)/events"
+
+    // Another user cannot see or step it.
+    let alan = try server.token("alan")
+    #expect(try server.call("GET", "/v1/sessions/\(id)", token: alan).status == 404)
+    #expect(try server.call("POST", path, token: alan, body: #"{"event":"cancel"}"#).status == 404)
+
+    // Out of order: 422 with the rejection, nothing changed.
+    let early = try server.call("POST", path, token: ada, body: #"{"event":"save"}"#)
+    #expect(early.status == 422)
+    #expect((early.json["rejection"] as? [String: Any])?["kind"] as? String == "not-accepted")
+    #expect(Self.session(early)["seq"] as? Int == 1)
+
+    // An idempotent request: the same key and body replay the first answer, byte for byte.
+    let key = "Idempotency-Key: disable-\(id)"
+    let disable = try server.call(
+      "POST", path, token: ada, body: #"{"event":"disable2FA","seq":1}"#, headers: [key])
+    #expect(disable.status == 200, "\(disable.body)")
+    let replay = try server.call(
+      "POST", path, token: ada, body: #"{"event":"disable2FA","seq":1}"#, headers: [key])
+    #expect(replay.status == 200 && replay.body == disable.body)
+    let other = try server.call(
+      "POST", path, token: ada, body: #"{"event":"cancel","seq":1}"#, headers: [key])
+    #expect(other.status == 422)
+    let shown = try server.call("GET", "/v1/sessions/\(id)", token: ada)
+    #expect(shown.json["seq"] as? Int == 2, "the replay took no step")
+
+    // A stale seq: 409 with the session as it is.
+    let stale = try server.call("POST", path, token: ada, body: #"{"event":"cancel","seq":1}"#)
+    #expect(stale.status == 409)
+    #expect(Self.session(stale)["seq"] as? Int == 2)
+
+    // A payload of the wrong type names its field.
+    let badCode = try server.call(
+      "POST", path, token: ada, body: #"{"event":"submitCode","payload":{"code":[1]}}"#)
+    #expect(badCode.status == 422)
+    #expect((badCode.json["error"] as? [String: Any])?["field"] as? String == "payload.code")
+
+    let code = try Self.lastCode(server, ada, "+15550100001")
+    let verified = try server.call(
+      "POST", path, token: ada, body: #"{"event":"submitCode","payload":{"code":"\#(code)"}}"#)
+    #expect(Self.session(verified)["state"] as? String == "editingPhone", "\(verified.body)")
+    let edited = try server.call(
+      "POST", path, token: ada,
+      body: #"{"event":"editPhone","payload":{"phone":"+15550109999"}}"#)
+    #expect(Self.session(edited)["state"] as? String == "phoneEdited")
+    #expect(try server.call("POST", path, token: ada, body: #"{"event":"save"}"#).status == 200)
+    #expect(
+      try server.call("POST", path, token: ada, body: #"{"event":"enable2FA"}"#).status == 200)
+    let newCode = try Self.lastCode(server, ada, "+15550109999")
+    let done = try server.call(
+      "POST", path, token: ada, body: #"{"event":"submitCode","payload":{"code":"\#(newCode)"}}"#)
+    #expect(done.status == 200)
+    #expect(Self.session(done)["outcome"] as? String == "completed")
+    #expect(Self.session(done)["final"] as? Bool == true)
+    // Ended: 410.
+    #expect(try server.call("POST", path, token: ada, body: #"{"event":"cancel"}"#).status == 410)
+
+    // 2. The team-member procedure: Ada changes Tess's number, with no code.
+    let team = try server.call(
+      "POST", "/v1/sessions", token: ada,
+      body: #"{"flow":"update-team-member-2fa-phone","target":"tess"}"#)
+    #expect(team.status == 201, "\(team.body)")
+    let teamPath = "/v1/sessions/\(try #require(team.json["id"] as? String))/events"
+    _ = try server.call(
+      "POST", teamPath, token: ada,
+      body: #"{"event":"editPhone","payload":{"phone":"+15550108888"}}"#)
+    let saved = try server.call("POST", teamPath, token: ada, body: #"{"event":"save"}"#)
+    #expect(Self.session(saved)["outcome"] as? String == "completed", "\(saved.body)")
+    let notice = try server.call("GET", "/v1/dev/inbox/+15550100003", token: ada)
+    let messages = notice.json["messages"] as? [[String: Any]] ?? []
+    #expect(messages.count == 1)
+    #expect(messages.first?["code"] == nil, "no code in the notice")
+    #expect((messages.first?["body"] as? String)?.contains("+1******8888") == true)
+
+    // SIGTERM: a clean exit.
+    #expect(server.stop() == 0)
+  }
+
+  @Test("past the per-user rate, 429 with Retry-After; an expired token is 401")
+  func limits() throws {
+    let store = try SessionCommandTests.newStore()
+    let server = try Server(store: store, extra: ["--rate-per-user", "1"])
+    defer { _ = server.stop() }
+    let ada = try server.token("ada")
+    let replies = try (0..<4).map { _ in try server.call("GET", "/v1/flows", token: ada) }
+    #expect(replies.prefix(2).allSatisfy { $0.status == 200 }, "a burst of twice the rate")
+    let limited = try #require(replies.last)
+    #expect(limited.status == 429)
+    #expect(Int(limited.retryAfter) ?? 0 >= 1)
+    let short = try server.token("alan", ttl: "1s")
+    Thread.sleep(forTimeInterval: 2.1)
+    #expect(try server.call("GET", "/v1/flows", token: short).status == 401)
+  }
+}
