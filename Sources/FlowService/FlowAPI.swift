@@ -3,6 +3,7 @@ public import FlowEngine
 internal import Foundation
 internal import HTTPTypes
 public import Hummingbird
+public import Logging
 internal import NIOCore
 public import SQLiteStore
 
@@ -25,16 +26,19 @@ public struct FlowAPI: Sendable {
   public let engine: SessionEngine
   public let flows: FlowDirectory
   public let tokens: Tokens
+  let logger: Logger
   let limiter: RateLimiter
   let replays: IdempotencyCache
+  static let idempotencyKey = HTTPField.Name("Idempotency-Key")
   /// The largest request body read, in bytes.
   static let maxBody = 64 * 1024
 
   public init(
     store: SQLiteStore, flows: FlowDirectory, tokens: Tokens, userRate: Double = 20,
-    addressRate: Double = 200
+    addressRate: Double = 200, logger: Logger = Logger(label: "flowservice")
   ) {
     self.store = store
+    self.logger = logger
     self.engine = SessionEngine(
       store: store, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
     self.flows = flows
@@ -78,6 +82,16 @@ public struct FlowAPI: Sendable {
     router.post("/v1/sessions/:id/events") { request, context in
       try await self.guarded(request, context) { user in
         try await self.send(request, context, user: user)
+      }
+    }
+    router.get("/v1/sessions/:id/stream") { request, context in
+      try await self.guarded(request, context) { user in
+        guard let (_, session, _) = try await self.visible(context, user: user) else {
+          return Self.notFound(context)
+        }
+        return Response(
+          status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+          body: ResponseBody(asyncSequence: self.stream(session.id)))
       }
     }
     router.get("/v1/dev/inbox/:destination") { request, context in
@@ -199,7 +213,7 @@ public struct FlowAPI: Sendable {
     }
     let buffer = try await request.body.collect(upTo: Self.maxBody)
     let bytes = Array(buffer.readableBytesView)
-    let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+    let key = Self.idempotencyKey.flatMap { request.headers[$0] }
     if let key {
       switch replays.lookup(user: user, session: session.id, key: key, body: bytes) {
       case .replay(let stored): return stored.response
@@ -273,6 +287,63 @@ public struct FlowAPI: Sendable {
     if let key { replays.keep(user: user, session: session.id, key: key, body: bytes, stored) }
     await deliver(context)
     return response
+  }
+
+  /// Fires due timers until the task is cancelled: every batch due now, then a sleep to the
+  /// next whole second. So an overdue timer fires within a second of the service starting,
+  /// and any timer within about a second of falling due; a timer fires once however many
+  /// processes tick (its firing commits with the session).
+  public func runTimers() async {
+    while !Task.isCancelled {
+      do {
+        var fired = 0
+        while !Task.isCancelled {
+          let batch = try await engine.tickBatch(limit: 256)
+          fired += batch.count
+          for firing in batch {
+            logger.info(
+              "timer fired",
+              metadata: [
+                "session": "\(firing.session.id)", "flow": "\(firing.flow.id)",
+                "state": "\(firing.session.state)",
+              ])
+          }
+          if batch.count < 256 { break }
+        }
+        if fired > 0 { _ = try await store.dispatch() }
+      } catch {
+        logger.error("timers could not fire; retrying", metadata: ["error": "\(error)"])
+      }
+      let now = Date().timeIntervalSince1970
+      let wait = max(0.05, now.rounded(.down) + 1 - now)
+      try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+    }
+  }
+
+  /// Server-sent events for live views: the session object now, then again after every step
+  /// (its `id:` is the seq), until the session ends or the client goes away. The store is
+  /// polled, so steps taken by any process, and timers, show up within a fifth of a second.
+  func stream(_ id: String) -> AsyncStream<ByteBuffer> {
+    let engine = self.engine
+    return AsyncStream { continuation in
+      let task = Task {
+        var last = -1
+        while !Task.isCancelled {
+          guard let (_, session, flow) = try? await engine.show(session: id) else { break }
+          if session.seq != last {
+            last = session.seq
+            let data = String(
+              decoding: Self.encode(Self.sessionObject(session, flow)), as: UTF8.self)
+            continuation.yield(
+              ByteBuffer(string: "id: \(session.seq)\nevent: session\ndata: \(data)\n\n"))
+          }
+          if session.isFinal { break }
+          try? await Task.sleep(for: .milliseconds(200))
+        }
+        continuation.finish()
+      }
+      continuation.onTermination = { _ in task.cancel() }
+    }
   }
 
   /// Sends what committed steps queued; a failure leaves it queued for the next attempt.

@@ -20,7 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
       signed with --auth-key whose `sub` is their user id (flowctl token mints
       one). The API is described in schemas/openapi.yaml.
 
-      Prints `listening on http://HOST:PORT` once it accepts connections (with
+      Due timers (`after`, `deadline`) fire in the background, within about a
+      second of falling due. Prints `listening on http://HOST:PORT` once it
+      accepts connections (with
       --listen 127.0.0.1:0 the port is the one the system chose). SIGTERM or
       SIGINT stops accepting, lets the steps in flight finish, and exits 0.
 
@@ -95,7 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
     let api = FlowAPI(
       store: opened, flows: directory, tokens: tokens, userRate: ratePerUser,
-      addressRate: ratePerAddress)
+      addressRate: ratePerAddress, logger: logger)
     guard let (host, port) = Self.split(listen) else { throw ExitCode(64) }
     let app = Application(
       router: api.router(),
@@ -106,7 +108,12 @@ struct ServeCommand: AsyncParsableCommand {
         Terminal.flush()
       },
       logger: logger)
-    try await app.runService()
+    // The timers fire beside the server; when the server has stopped (SIGTERM), so do they.
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { await api.runTimers() }
+      try await app.runService()
+      group.cancelAll()
+    }
   }
 }
 

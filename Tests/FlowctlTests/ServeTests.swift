@@ -13,7 +13,7 @@ struct ServeTests {
     let key: String
     let stderr: URL
 
-    init(store: String, extra: [String] = []) throws {
+    init(store: String, flows: String = "flows", extra: [String] = []) throws {
       let folder = URL(fileURLWithPath: store).deletingLastPathComponent()
       key = folder.appendingPathComponent("auth.key").path
       // A text key (as `head -c 32 /dev/urandom | base64` makes): 64 hex digits.
@@ -24,7 +24,7 @@ struct ServeTests {
       process.executableURL = Flowctl.executable
       process.arguments =
         [
-          "serve", "--store", store, "--flows", "flows", "--auth-key", key, "--listen",
+          "serve", "--store", store, "--flows", flows, "--auth-key", key, "--listen",
           "127.0.0.1:0",
         ] + extra
       process.currentDirectoryURL = Flowctl.packageRoot
@@ -211,17 +211,36 @@ struct ServeTests {
     // Ended: 410.
     #expect(try server.call("POST", path, token: ada, body: #"{"event":"cancel"}"#).status == 410)
 
-    // 2. The team-member procedure: Ada changes Tess's number, with no code.
+    // 2. The team-member procedure: Ada changes Tess's number, with no code. A live view
+    // follows it on the stream: one event per step, ending when the session ends.
     let team = try server.call(
       "POST", "/v1/sessions", token: ada,
       body: #"{"flow":"update-team-member-2fa-phone","target":"tess"}"#)
     #expect(team.status == 201, "\(team.body)")
-    let teamPath = "/v1/sessions/\(try #require(team.json["id"] as? String))/events"
+    let teamID = try #require(team.json["id"] as? String)
+    let teamPath = "/v1/sessions/\(teamID)/events"
+    let live = Process()
+    live.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    live.arguments = [
+      "-s", "-N", "--max-time", "20", "-H", "Authorization: Bearer \(ada)",
+      "http://127.0.0.1:\(server.port)/v1/sessions/\(teamID)/stream",
+    ]
+    let liveOut = Pipe()
+    live.standardOutput = liveOut
+    try live.run()
+    Thread.sleep(forTimeInterval: 0.5)
     _ = try server.call(
       "POST", teamPath, token: ada,
       body: #"{"event":"editPhone","payload":{"phone":"+15550108888"}}"#)
     let saved = try server.call("POST", teamPath, token: ada, body: #"{"event":"save"}"#)
     #expect(Self.session(saved)["outcome"] as? String == "completed", "\(saved.body)")
+    let streamed = String(
+      decoding: liveOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    live.waitUntilExit()
+    #expect(live.terminationStatus == 0, "the stream ends with the session: \(streamed)")
+    #expect(streamed.contains("id: 1\nevent: session\n"))
+    #expect(streamed.contains("id: 3\nevent: session\n"))
+    #expect(streamed.contains(#""outcome":"completed""#))
     let notice = try server.call("GET", "/v1/dev/inbox/+15550100003", token: ada)
     let messages = notice.json["messages"] as? [[String: Any]] ?? []
     #expect(messages.count == 1)
@@ -246,5 +265,92 @@ struct ServeTests {
     let short = try server.token("alan", ttl: "1s")
     Thread.sleep(forTimeInterval: 2.1)
     #expect(try server.call("GET", "/v1/flows", token: short).status == 401)
+  }
+
+  /// A small flow whose waiting state times out after `after`; `title` tells versions apart.
+  static func timedFlow(version: Int, after: String = "2s") -> String {
+    """
+    flow: wait-a-moment
+    version: \(version)
+    title: Wait a moment (v\(version))
+    context: { actor: user, target: user }
+    events:
+      go: {}
+    start: waiting
+    states:
+      waiting:
+        on:
+          go: done
+        after:
+          - in: \(after)
+            to: timedOut
+      done:
+        final: true
+        outcome: completed
+      timedOut:
+        final: true
+        outcome: expired
+    """
+  }
+
+  @Test("a due timer fires in the background, with no request; the session ends expired")
+  func timersFire() throws {
+    let store = try SessionCommandTests.newStore()
+    let folder = URL(fileURLWithPath: store).deletingLastPathComponent().appendingPathComponent(
+      "flows")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try Data(Self.timedFlow(version: 1).utf8).write(
+      to: folder.appendingPathComponent("wait.yaml"))
+    let server = try Server(store: store, flows: folder.path)
+    defer { _ = server.stop() }
+    let ada = try server.token("ada")
+    let started = try server.call(
+      "POST", "/v1/sessions", token: ada, body: #"{"flow":"wait-a-moment"}"#)
+    #expect(started.status == 201, "\(started.body)")
+    let id = try #require(started.json["id"] as? String)
+    Thread.sleep(forTimeInterval: 4)
+    let shown = try server.call("GET", "/v1/sessions/\(id)", token: ada)
+    #expect(shown.json["state"] as? String == "timedOut", "\(shown.body)")
+    #expect(shown.json["outcome"] as? String == "expired")
+  }
+
+  @Test(
+    "a changed flow file serves new sessions; running ones keep their text; a bad one is refused")
+  func flowsReload() throws {
+    let store = try SessionCommandTests.newStore()
+    let folder = URL(fileURLWithPath: store).deletingLastPathComponent().appendingPathComponent(
+      "flows")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let file = folder.appendingPathComponent("wait.yaml")
+    try Data(Self.timedFlow(version: 1, after: "1h").utf8).write(to: file)
+    let server = try Server(store: store, flows: folder.path)
+    defer { _ = server.stop() }
+    let ada = try server.token("ada")
+    let body = #"{"flow":"wait-a-moment"}"#
+    let first = try server.call("POST", "/v1/sessions", token: ada, body: body)
+    #expect(first.json["version"] as? Int == 1)
+    // A new text (its modification time moves on).
+    Thread.sleep(forTimeInterval: 1.1)
+    try Data(Self.timedFlow(version: 2, after: "1h").utf8).write(to: file)
+    let second = try server.call("POST", "/v1/sessions", token: ada, body: body)
+    #expect(second.json["version"] as? Int == 2, "\(second.body)")
+    let old = try #require(first.json["id"] as? String)
+    let again = try server.call("GET", "/v1/sessions/\(old)", token: ada)
+    #expect(again.json["version"] as? Int == 1, "the running session keeps its text")
+    // A file that does not validate: refused in the log, version 2 keeps serving.
+    Thread.sleep(forTimeInterval: 1.1)
+    try Data(
+      Self.timedFlow(version: 3, after: "1h").replacingOccurrences(
+        of: "to: timedOut", with: "to: timedOot"
+      ).utf8
+    ).write(to: file)
+    let third = try server.call("POST", "/v1/sessions", token: ada, body: body)
+    #expect(third.json["version"] as? Int == 2)
+    let log = try String(contentsOf: server.stderr, encoding: .utf8)
+    #expect(log.contains("flow file refused"))
+    #expect(log.contains("unknown state 'timedOot'"))
+    let stepped = try server.call(
+      "POST", "/v1/sessions/\(old)/events", token: ada, body: #"{"event":"go"}"#)
+    #expect(ServeTests.session(stepped)["outcome"] as? String == "completed")
   }
 }
