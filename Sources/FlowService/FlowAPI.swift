@@ -4,7 +4,9 @@ internal import Foundation
 internal import HTTPTypes
 public import Hummingbird
 public import Logging
+internal import Metrics
 internal import NIOCore
+public import Prometheus
 public import SQLiteStore
 
 /// The request context of the API: Hummingbird's, plus the client's address (for rate limits).
@@ -27,6 +29,8 @@ public struct FlowAPI: Sendable {
   public let flows: FlowDirectory
   public let tokens: Tokens
   let logger: Logger
+  /// What `GET /metrics` prints (swift-metrics, bootstrapped with this registry's factory).
+  let registry: PrometheusCollectorRegistry
   let limiter: RateLimiter
   let replays: IdempotencyCache
   static let idempotencyKey = HTTPField.Name("Idempotency-Key")
@@ -35,10 +39,12 @@ public struct FlowAPI: Sendable {
 
   public init(
     store: SQLiteStore, flows: FlowDirectory, tokens: Tokens, userRate: Double = 20,
-    addressRate: Double = 200, logger: Logger = Logger(label: "flowservice")
+    addressRate: Double = 200, logger: Logger = Logger(label: "flowservice"),
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
   ) {
     self.store = store
     self.logger = logger
+    self.registry = registry
     self.engine = SessionEngine(
       store: store, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
     self.flows = flows
@@ -51,6 +57,14 @@ public struct FlowAPI: Sendable {
   public func router() -> Router<APIContext> {
     let router = Router(context: APIContext.self)
     router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
+    router.get("/metrics") { _, _ in
+      if let pending = try? await store.pendingDeliveries() {
+        Gauge(label: "flow_outbox_pending").record(pending)
+      }
+      return Response(
+        status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+        body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
     router.get("/v1/flows") { request, context in
       try await self.guarded(request, context) { _ in
         let list = await flows.flows().values.map(\.flow).sorted { $0.id < $1.id }
@@ -262,8 +276,19 @@ public struct FlowAPI: Sendable {
     let response: Response
     let stored: StoredResponse
     do {
+      let began = ContinuousClock.now
       let step = try await engine.send(
         session: session.id, event: event, payload: payload, expectedSeq: seq)
+      Metrics.Timer(label: "flow_step_seconds", preferredDisplayUnit: .seconds).record(
+        duration: ContinuousClock.now - began)
+      for trace in step.timers + [step.trace] {
+        if let rejection = trace.rejection {
+          Counter(label: "flow_rejections_total", dimensions: [("kind", rejection.kind)])
+            .increment()
+        } else {
+          Counter(label: "flow_steps_total", dimensions: [("flow", step.flow.id)]).increment()
+        }
+      }
       let object = Self.sessionObject(step.session, step.flow)
       if let rejection = step.trace.rejection {
         let status: HTTPResponse.Status =
@@ -281,6 +306,7 @@ public struct FlowAPI: Sendable {
       }
       response = stored.response
     } catch SessionEngine.Failure.conflict(_, _, _) {
+      Counter(label: "flow_conflicts_total").increment()
       let (_, now, current) = try await engine.show(session: session.id)
       return Self.json(.conflict, ["session": Self.sessionObject(now, current)])
     }

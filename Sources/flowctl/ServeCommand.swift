@@ -5,6 +5,8 @@ import FlowService
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import SQLiteStore
 
 /// `flowctl serve`: the HTTP API web apps call, on a store.
@@ -20,7 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
       signed with --auth-key whose `sub` is their user id (flowctl token mints
       one). The API is described in schemas/openapi.yaml.
 
-      Due timers (`after`, `deadline`) fire in the background, within about a
+      GET /metrics exports Prometheus text: flow_step_seconds (a histogram),
+      flow_steps_total, flow_rejections_total by kind, flow_conflicts_total and
+      flow_outbox_pending. Due timers (`after`, `deadline`) fire in the background, within about a
       second of falling due. Prints `listening on http://HOST:PORT` once it
       accepts connections (with
       --listen 127.0.0.1:0 the port is the one the system chose). SIGTERM or
@@ -81,6 +85,14 @@ struct ServeCommand: AsyncParsableCommand {
   func run() async throws {
     Verbosity.verbose.withLock { $0 = true }
     let logger = Logger(label: "flowctl.serve")
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.defaultDurationHistogramBuckets = [
+      .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+      .milliseconds(250), .seconds(1),
+    ]
+    MetricsSystem.bootstrap(factory)
     let opened = try store.open()
     let tokens: Tokens
     do {
@@ -97,7 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
     let api = FlowAPI(
       store: opened, flows: directory, tokens: tokens, userRate: ratePerUser,
-      addressRate: ratePerAddress, logger: logger)
+      addressRate: ratePerAddress, logger: logger, registry: registry)
     guard let (host, port) = Self.split(listen) else { throw ExitCode(64) }
     let app = Application(
       router: api.router(),
