@@ -387,12 +387,15 @@ public struct FlowAPI: Sendable {
     [
       "id": flow.id, "version": flow.version, "title": flow.title, "contentHash": flow.contentHash,
       "states": flow.states.map(\.name),
-      "events": flow.events.map { event in
-        [
-          "event": event.name,
-          "payload": event.fields.map { ["name": $0.name, "type": "\($0.type)"] },
-        ]
-      },
+      "events": flow.events.map(eventObject),
+    ]
+  }
+
+  /// An event with its payload fields and their types, as flows and sessions list them.
+  static func eventObject(_ event: CompiledEvent) -> [String: Any] {
+    [
+      "event": event.name,
+      "payload": event.fields.map { ["name": $0.name, "type": "\($0.type)"] },
     ]
   }
 
@@ -401,11 +404,7 @@ public struct FlowAPI: Sendable {
       session.isFinal
       ? []
       : flow.states[session.stateID].acceptedEvents.compactMap { name in
-        guard let index = flow.eventIndex[name] else { return nil }
-        return [
-          "event": name,
-          "payload": flow.events[index].fields.map { ["name": $0.name, "type": "\($0.type)"] },
-        ]
+        flow.eventIndex[name].map { eventObject(flow.events[$0]) }
       }
     return [
       "id": session.id, "flow": session.flowID, "version": session.flowVersion,

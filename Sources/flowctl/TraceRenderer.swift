@@ -115,12 +115,7 @@ struct TraceRenderer {
   private func masked(_ message: OutboundMessage) -> String {
     // Outbox rows of a store hold the destination masked already.
     if message.destination.contains("*") { return message.destination }
-    return switch message.channel {
-    case .sms: PhoneNumber.mask(message.destination)
-    case .email:
-      AccountSecurityCatalog.catalog.display(
-        .string(message.destination), as: AccountSecurityCatalog.email)
-    }
+    return Destination.mask(message.destination)
   }
 
   /// The message as delivered, with any code replaced: it is in the simulated inbox
