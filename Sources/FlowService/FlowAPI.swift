@@ -1,4 +1,5 @@
-internal import AccountSecurity
+public import AccountSecurity
+internal import Crypto
 public import FlowEngine
 internal import Foundation
 internal import HTTPTypes
@@ -32,7 +33,9 @@ public struct FlowAPI: Sendable {
   /// What `GET /metrics` prints (swift-metrics, bootstrapped with this registry's factory).
   let registry: PrometheusCollectorRegistry
   let limiter: RateLimiter
-  let replays: IdempotencyCache
+  /// Where deliveries go: real providers, or nil for a dry-run store's simulated inbox.
+  let provider: (any DeliveryProvider)?
+  let retry: SQLiteStore.RetryPolicy
   static let idempotencyKey = HTTPField.Name("Idempotency-Key")
   /// The largest request body read, in bytes.
   static let maxBody = 64 * 1024
@@ -40,7 +43,8 @@ public struct FlowAPI: Sendable {
   public init(
     store: SQLiteStore, flows: FlowDirectory, tokens: Tokens, userRate: Double = 20,
     addressRate: Double = 200, logger: Logger = Logger(label: "flowservice"),
-    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    provider: (any DeliveryProvider)? = nil, retry: SQLiteStore.RetryPolicy = .init()
   ) {
     self.store = store
     self.logger = logger
@@ -50,16 +54,30 @@ public struct FlowAPI: Sendable {
     self.flows = flows
     self.tokens = tokens
     self.limiter = RateLimiter(userRate: userRate, addressRate: addressRate)
-    self.replays = IdempotencyCache()
+    self.provider = provider
+    self.retry = retry
   }
 
   /// The routes, on a new router.
   public func router() -> Router<APIContext> {
     let router = Router(context: APIContext.self)
+    router.get("/") { _, _ in
+      Response(
+        status: .ok,
+        headers: [
+          .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+          .contentSecurityPolicy:
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        ],
+        body: ResponseBody(byteBuffer: ByteBuffer(string: Page.html)))
+    }
     router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
     router.get("/metrics") { _, _ in
       if let pending = try? await store.pendingDeliveries() {
         Gauge(label: "flow_outbox_pending").record(pending)
+      }
+      if let lag = try? await store.outboxLag() {
+        Gauge(label: "flow_outbox_lag_seconds").record(lag)
       }
       return Response(
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -108,6 +126,42 @@ public struct FlowAPI: Sendable {
           body: ResponseBody(asyncSequence: self.stream(session.id)))
       }
     }
+    // A demo on a dry-run store: anyone may sign in as any of its users (the page at `/`).
+    router.get("/v1/dev/users") { _, context in
+      try await self.demo(context) {
+        let users = try await store.users()
+        return Self.json(
+          .ok,
+          [
+            "users": users.map {
+              ["id": $0.id, "name": $0.name, "role": $0.role.rawValue, "account": $0.account]
+            }
+          ])
+      }
+    }
+    router.post("/v1/dev/token") { request, context in
+      try await self.demo(context) {
+        let body: [String: JSONValue]
+        switch try await Self.object(request, context, keys: ["user"]) {
+        case .success(let object): body = object
+        case .failure(let problem): return problem.response
+        }
+        guard case .string(let id)? = body["user"], !id.isEmpty else {
+          return Self.problem(.unprocessableContent, "'user' is required: a user id", field: "user")
+        }
+        guard try await store.user(id) != nil else {
+          return Self.problem(.unprocessableContent, "unknown user '\(id)'", field: "user")
+        }
+        let ttl = 3600
+        let token = try await tokens.mint(user: id, ttl: ttl)
+        return Self.json(
+          .ok,
+          [
+            "token": token,
+            "expiresAt": AuditTime.iso8601(Int(Date().timeIntervalSince1970) + ttl),
+          ])
+      }
+    }
     router.get("/v1/dev/inbox/:destination") { request, context in
       try await self.guarded(request, context) { _ in
         guard store.kind == .dryRun else {
@@ -135,6 +189,25 @@ public struct FlowAPI: Sendable {
   }
 
   // MARK: - Who is calling
+
+  /// The demo routes: on a dry-run store only (404 elsewhere), rate-limited per address.
+  func demo(_ context: APIContext, _ body: () async throws -> Response) async throws -> Response {
+    if let wait = limiter.admit(user: "", address: context.clientAddress) {
+      var response = Self.problem(
+        .tooManyRequests, "too many requests; retry in \(wait) s", field: nil)
+      response.headers[.retryAfter] = String(wait)
+      return response
+    }
+    guard store.kind == .dryRun else {
+      return Self.problem(.notFound, "the demo routes exist on dry-run stores only", field: nil)
+    }
+    do {
+      return try await body()
+    } catch let error as StoreError {
+      context.logger.error("store error", metadata: ["error": "\(error)"])
+      return Self.problem(.serviceUnavailable, "the store is unavailable; retry", field: nil)
+    }
+  }
 
   /// Authenticates and rate-limits, then runs `body` for the token's user: 401 without a
   /// valid token, 403 for a user the store does not know, 429 past a limit. Failures of the
@@ -228,16 +301,10 @@ public struct FlowAPI: Sendable {
     let buffer = try await request.body.collect(upTo: Self.maxBody)
     let bytes = Array(buffer.readableBytesView)
     let key = Self.idempotencyKey.flatMap { request.headers[$0] }
-    if let key {
-      switch replays.lookup(user: user, session: session.id, key: key, body: bytes) {
-      case .replay(let stored): return stored.response
-      case .mismatch:
-        return Self.problem(
-          .unprocessableContent,
-          "this Idempotency-Key was used with another body; use a new key for a new request",
-          field: "Idempotency-Key")
-      case .new: break
-      }
+    if let key, key.isEmpty || key.count > 255 {
+      return Self.problem(
+        .unprocessableContent, "an Idempotency-Key has 1 to 255 characters",
+        field: "Idempotency-Key")
     }
     let body: [String: JSONValue]
     switch Self.parse(bytes, keys: ["event", "payload", "seq"]) {
@@ -265,54 +332,90 @@ public struct FlowAPI: Sendable {
     }
     var seq: Int?
     if let given = body["seq"] {
-      guard case .int(let exact) = given else {
-        return Self.problem(.unprocessableContent, "'seq' must be a whole number", field: "seq")
+      guard case .int(let exact) = given, exact >= 0 else {
+        return Self.problem(
+          .unprocessableContent, "'seq' must be a whole number, 0 or more", field: "seq")
       }
       seq = exact
     }
-    if session.isFinal {
+    // An ended session answers 410 at once; a request with a key goes to the store first,
+    // which may hold the answer that ended it.
+    if session.isFinal, key == nil {
       return Self.json(.gone, ["session": Self.sessionObject(session, flow)])
     }
-    let response: Response
+    let began = ContinuousClock.now
+    let step: SessionEngine.Step
     let stored: StoredResponse
     do {
-      let began = ContinuousClock.now
-      let step = try await engine.send(
-        session: session.id, event: event, payload: payload, expectedSeq: seq)
-      Metrics.Timer(label: "flow_step_seconds", preferredDisplayUnit: .seconds).record(
-        duration: ContinuousClock.now - began)
-      for trace in step.timers + [step.trace] {
-        if let rejection = trace.rejection {
-          Counter(label: "flow_rejections_total", dimensions: [("kind", rejection.kind)])
-            .increment()
-        } else {
-          Counter(label: "flow_steps_total", dimensions: [("flow", step.flow.id)]).increment()
+      if let key {
+        let digest = Self.digest(session: session.id, bytes)
+        let idempotency = SessionEngine.Idempotency(
+          owner: user, key: key, digest: digest,
+          reply: { step in Self.reply(to: step).kept(digest: digest) })
+        switch try await engine.send(
+          session: session.id, event: event, payload: payload, expectedSeq: seq,
+          idempotency: idempotency)
+        {
+        case .replay(let kept):
+          return StoredResponse(kept).response
+        case .keyReused:
+          return Self.problem(
+            .unprocessableContent,
+            "this Idempotency-Key was used with another request; use a new key for a new request",
+            field: "Idempotency-Key")
+        case .step(let taken, let kept):
+          step = taken
+          stored = StoredResponse(kept)
         }
-      }
-      let object = Self.sessionObject(step.session, step.flow)
-      if let rejection = step.trace.rejection {
-        let status: HTTPResponse.Status =
-          ["session-expired", "session-ended"].contains(rejection.kind)
-          ? .gone : .unprocessableContent
-        stored = StoredResponse(
-          status: status,
-          body: Self.encode([
-            "session": object,
-            "rejection": ["kind": rejection.kind, "reason": rejection.description],
-          ]))
       } else {
-        stored = StoredResponse(
-          status: .ok, body: Self.encode(["session": object, "step": Self.stepObject(step)]))
+        step = try await engine.send(
+          session: session.id, event: event, payload: payload, expectedSeq: seq)
+        stored = Self.reply(to: step)
       }
-      response = stored.response
     } catch SessionEngine.Failure.conflict(_, _, _) {
       Counter(label: "flow_conflicts_total").increment()
       let (_, now, current) = try await engine.show(session: session.id)
       return Self.json(.conflict, ["session": Self.sessionObject(now, current)])
     }
-    if let key { replays.keep(user: user, session: session.id, key: key, body: bytes, stored) }
+    Metrics.Timer(label: "flow_step_seconds", preferredDisplayUnit: .seconds).record(
+      duration: ContinuousClock.now - began)
+    for trace in step.timers + [step.trace] {
+      if let rejection = trace.rejection {
+        Counter(label: "flow_rejections_total", dimensions: [("kind", rejection.kind)])
+          .increment()
+      } else {
+        Counter(label: "flow_steps_total", dimensions: [("flow", step.flow.id)]).increment()
+      }
+    }
     await deliver(context)
-    return response
+    return stored.response
+  }
+
+  /// What identifies a request made with an idempotency key: its session and its body.
+  static func digest(session: String, _ body: [UInt8]) -> String {
+    var hash = SHA256()
+    hash.update(data: Array("POST /v1/sessions/\(session)/events\n".utf8))
+    hash.update(data: body)
+    return SessionKey.hex(Array(hash.finalize()))
+  }
+
+  /// The answer to a step: 200 with the step when accepted; 422 (410 for an ended or
+  /// expired session) with the rejection when not.
+  static func reply(to step: SessionEngine.Step) -> StoredResponse {
+    let object = sessionObject(step.session, step.flow)
+    guard let rejection = step.trace.rejection else {
+      return StoredResponse(
+        status: .ok, body: encode(["session": object, "step": stepObject(step)]))
+    }
+    let status: HTTPResponse.Status =
+      ["session-expired", "session-ended"].contains(rejection.kind)
+      ? .gone : .unprocessableContent
+    return StoredResponse(
+      status: status,
+      body: encode([
+        "session": object,
+        "rejection": ["kind": rejection.kind, "reason": rejection.description],
+      ]))
   }
 
   /// Fires due timers until the task is cancelled: every batch due now, then a sleep to the
@@ -347,17 +450,32 @@ public struct FlowAPI: Sendable {
   }
 
   /// Server-sent events for live views: the session object now, then again after every step
-  /// (its `id:` is the seq), until the session ends or the client goes away. The store is
-  /// polled, so steps taken by any process, and timers, show up within a fifth of a second.
+  /// (its `id:` is the seq), each after a `trace` event with the session's audit entries
+  /// that are new since the last one (masked: no code, no full number), until the session
+  /// ends or the client goes away. The store is polled, so steps taken by any process, and
+  /// timers, show up within a fifth of a second.
   func stream(_ id: String) -> AsyncStream<ByteBuffer> {
     let engine = self.engine
+    let store = self.store
     return AsyncStream { continuation in
       let task = Task {
         var last = -1
+        var seen = 0
         while !Task.isCancelled {
           guard let (_, session, flow) = try? await engine.show(session: id) else { break }
           if session.seq != last {
             last = session.seq
+            if let entries = try? await store.audit(session: id), entries.count > seen {
+              let trace = entries[seen...].map { entry -> [String: Any] in
+                [
+                  "time": entry.time, "kind": entry.kind.rawValue, "outcome": entry.outcome,
+                  "detail": entry.detail,
+                ]
+              }
+              seen = entries.count
+              let data = String(decoding: Self.encode(trace), as: UTF8.self)
+              continuation.yield(ByteBuffer(string: "event: trace\ndata: \(data)\n\n"))
+            }
             let data = String(
               decoding: Self.encode(Self.sessionObject(session, flow)), as: UTF8.self)
             continuation.yield(
@@ -372,8 +490,11 @@ public struct FlowAPI: Sendable {
     }
   }
 
-  /// Sends what committed steps queued; a failure leaves it queued for the next attempt.
+  /// Sends what committed steps queued into a dry-run store's simulated inbox at once (so a
+  /// test reads a code right after its step); real providers are the dispatcher's
+  /// (`runDeliveries`). A failure leaves it queued for the next attempt.
   func deliver(_ context: APIContext) async {
+    guard provider == nil else { return }
     do {
       _ = try await store.dispatch()
     } catch {
@@ -381,13 +502,45 @@ public struct FlowAPI: Sendable {
     }
   }
 
+  /// The outbox dispatcher, until the task is cancelled: every tenth of a second, what is due
+  /// goes to the providers (retried with the policy's backoff; a delivery given up is
+  /// audited). A delivery cut short by shutdown stays queued and is sent again, with the same
+  /// key, by the next process (at least once).
+  public func runDeliveries() async {
+    guard let provider else { return }
+    while !Task.isCancelled {
+      do {
+        let before = try await store.pendingDeliveries()
+        let delivered = try await store.dispatch(to: provider, retry: retry)
+        let after = try await store.pendingDeliveries()
+        if before - delivered > after {
+          Counter(label: "flow_delivery_failures_total").increment(by: before - delivered - after)
+        }
+      } catch {
+        logger.error("the outbox could not be read; retrying", metadata: ["error": "\(error)"])
+      }
+      try? await Task.sleep(for: .milliseconds(100))
+    }
+  }
+
   // MARK: - JSON
 
+  /// A flow with what a diagram needs: its states, its start, its final states with their
+  /// outcomes, and every transition (the deadline's starts at `any_state`).
   static func flowObject(_ flow: CompiledFlow) -> [String: Any] {
-    [
+    var finals: [String: Any] = [:]
+    for state in flow.states { if let outcome = state.outcome { finals[state.name] = outcome } }
+    return [
       "id": flow.id, "version": flow.version, "title": flow.title, "contentHash": flow.contentHash,
-      "states": flow.states.map(\.name),
+      "start": flow.states[flow.start].name, "states": flow.states.map(\.name), "finals": finals,
       "events": flow.events.map(eventObject),
+      "transitions": FlowGraph.edges(of: flow).map { edge -> [String: Any] in
+        [
+          "from": edge.from, "to": edge.to, "event": edge.trigger ?? NSNull(),
+          "timer": edge.timer ?? NSNull(), "condition": edge.condition ?? NSNull(),
+          "actions": edge.actions,
+        ]
+      },
     ]
   }
 
@@ -484,6 +637,19 @@ public struct FlowAPI: Sendable {
 struct StoredResponse: Sendable {
   var status: HTTPResponse.Status
   var body: [UInt8]
+
+  init(status: HTTPResponse.Status, body: [UInt8]) {
+    self.status = status
+    self.body = body
+  }
+
+  init(_ kept: KeptReply) {
+    self.init(status: HTTPResponse.Status(code: kept.status), body: kept.body)
+  }
+
+  func kept(digest: String) -> KeptReply {
+    KeptReply(digest: digest, status: status.code, body: body)
+  }
 
   var response: Response {
     Response(

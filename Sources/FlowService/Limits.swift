@@ -1,4 +1,3 @@
-internal import Crypto
 internal import Foundation
 internal import Synchronization
 
@@ -41,52 +40,6 @@ final class RateLimiter: Sendable {
         buckets = buckets.filter { $0.value.tokens < 1 }
       }
       return wait == 0 ? nil : max(1, Int(wait.rounded(.up)))
-    }
-  }
-}
-
-/// The answers to requests that carried an `Idempotency-Key`, for 24 hours: the same key with
-/// the same body gets the stored answer byte for byte and takes no new step; the same key with
-/// another body is refused (SECURITY.md 30). Keys are per caller and per session.
-final class IdempotencyCache: Sendable {
-  enum Lookup {
-    case new
-    case replay(StoredResponse)
-    case mismatch
-  }
-
-  struct Entry {
-    var digest: [UInt8]
-    var response: StoredResponse
-    var at: Double
-  }
-
-  static let lifetime = 24.0 * 3600
-  private let entries = Mutex<[String: Entry]>([:])
-
-  private static func key(_ user: String, _ session: String, _ key: String) -> String {
-    "\(user)\u{0}\(session)\u{0}\(key)"
-  }
-
-  func lookup(
-    user: String, session: String, key: String, body: [UInt8],
-    now: Double = Date().timeIntervalSince1970
-  ) -> Lookup {
-    entries.withLock { entries in
-      guard let entry = entries[Self.key(user, session, key)], now - entry.at < Self.lifetime
-      else { return .new }
-      return entry.digest == Array(SHA256.hash(data: body)) ? .replay(entry.response) : .mismatch
-    }
-  }
-
-  func keep(
-    user: String, session: String, key: String, body: [UInt8], _ response: StoredResponse,
-    now: Double = Date().timeIntervalSince1970
-  ) {
-    entries.withLock { entries in
-      if entries.count > 100_000 { entries = entries.filter { now - $0.value.at < Self.lifetime } }
-      entries[Self.key(user, session, key)] = Entry(
-        digest: Array(SHA256.hash(data: body)), response: response, at: now)
     }
   }
 }

@@ -89,6 +89,20 @@ enum SQLiteSchema {
     migrator.registerMigration("v3-subjects") { db in
       try db.execute(sql: "ALTER TABLE inbox ADD COLUMN subject TEXT")
     }
+    // The service: answers kept for idempotency keys (24 hours), and deliveries to real
+    // providers retried with backoff until they succeed or give up (`failed_at`).
+    migrator.registerMigration("v4-service") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE idempotency (
+            owner TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
+            status INTEGER NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL,
+            PRIMARY KEY (owner, key));
+          CREATE INDEX idempotency_created ON idempotency(created_at);
+          ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER;
+          ALTER TABLE outbox ADD COLUMN failed_at INTEGER;
+          """)
+    }
     return migrator
   }
 }

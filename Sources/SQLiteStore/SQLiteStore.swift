@@ -126,7 +126,15 @@ public final class SQLiteStore: SessionStore, Sendable {
       throw StoreError("no store at \(path) (create one with flowctl store init)")
     }
     let pool = try connect(path, synchronous: synchronous, busyTimeout: busyTimeout)
-    try wrap { try SQLiteSchema.migrator.migrate(pool) }
+    try wrap {
+      // A newer flowctl migrated this file: its rows may mean what this binary cannot know.
+      if try pool.read({ try SQLiteSchema.migrator.hasBeenSuperseded($0) }) {
+        throw StoreError(
+          "\(path) was written by a newer flowctl (its schema has migrations this one does not know); use that version"
+        )
+      }
+      try SQLiteSchema.migrator.migrate(pool)
+    }
     return try SQLiteStore(
       path: path, pool: pool, key: key, codes: codes, policy: policy, clock: clock)
   }
@@ -315,56 +323,99 @@ public final class SQLiteStore: SessionStore, Sendable {
     try await Self.wrapAsync { try await pool.write { db in try db.execute(sql: sql) } }
   }
 
-  /// Deliveries committed but not yet handed to a provider.
+  /// Deliveries committed but not yet handed to a provider (nor given up).
   public func pendingDeliveries() async throws -> Int {
     try await Self.wrapAsync {
       try await pool.read { db in
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0
+        try Int.fetchOne(
+          db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL")
+          ?? 0
       }
     }
   }
 
-  /// Hands every committed, undelivered message to `provider` (the simulated inbox on a
-  /// dry-run store when nil), oldest first, and marks each delivered once the provider took
-  /// it. A crash in between sends it again with the same key. A failed delivery stays pending
-  /// and is audited. Returns how many were delivered.
+  /// The seconds since the oldest pending delivery was committed (0 when none is pending):
+  /// how far the dispatcher lags behind the steps.
+  public func outboxLag() async throws -> Int {
+    let now = clock.now()
+    return try await Self.wrapAsync {
+      try await pool.read { db in
+        let oldest = try Int.fetchOne(
+          db,
+          sql:
+            "SELECT MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL")
+        return oldest.map { max(0, now - $0) } ?? 0
+      }
+    }
+  }
+
+  /// The users of the directory, by id.
+  public func users() async throws -> [User] {
+    let ids = try await Self.wrapAsync {
+      try await pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM users ORDER BY id") }
+    }
+    var users: [User] = []
+    for id in ids { if let user = try await user(id) { users.append(user) } }
+    return users
+  }
+
+  /// How often a delivery is tried, and how long to wait between tries: `backoff` after the
+  /// first failure, doubling each time up to `maxBackoff`.
+  public struct RetryPolicy: Sendable, Hashable {
+    public var attempts: Int
+    public var backoff: Int
+    public var maxBackoff: Int
+
+    public init(attempts: Int = 8, backoff: Int = 2, maxBackoff: Int = 600) {
+      self.attempts = max(1, attempts)
+      self.backoff = max(1, backoff)
+      self.maxBackoff = max(self.backoff, maxBackoff)
+    }
+
+    /// The wait after the `failures`th failed attempt, in seconds.
+    public func wait(after failures: Int) -> Int {
+      var wait = backoff
+      for _ in 1..<max(1, failures) where wait < maxBackoff { wait *= 2 }
+      return min(wait, maxBackoff)
+    }
+  }
+
+  /// Hands every committed, undelivered message that is due to `provider` (the simulated
+  /// inbox on a dry-run store when nil), oldest first, and marks each delivered once the
+  /// provider took it. A crash in between sends it again with the same key (at least once).
+  /// A failed attempt is audited and tried again after the policy's backoff; after its last
+  /// attempt the message is given up (`failed_at`), and that is audited too. Returns how many
+  /// were delivered.
   @discardableResult
-  public func dispatch(to provider: (any DeliveryProvider)? = nil) async throws -> Int {
+  public func dispatch(
+    to provider: (any DeliveryProvider)? = nil, retry: RetryPolicy = RetryPolicy()
+  ) async throws -> Int {
     let provider = provider ?? (kind == .dryRun ? SimulatedInbox(store: self) : nil)
     guard let provider else { return 0 }
+    let now = clock.now()
     let pending = try await Self.wrapAsync {
       try await pool.read { db in
         try Row.fetchAll(
           db,
-          sql:
-            "SELECT key, sealed FROM outbox WHERE delivered_at IS NULL ORDER BY created_at, key LIMIT 1000"
-        ).map { row -> (String, [UInt8]) in
+          sql: """
+            SELECT key, sealed, attempts FROM outbox
+            WHERE delivered_at IS NULL AND failed_at IS NULL
+              AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+            ORDER BY created_at, key LIMIT 1000
+            """, arguments: [now]
+        ).map { row -> (String, [UInt8], Int) in
           let sealed: Data = row["sealed"]
-          return (row["key"], [UInt8](sealed))
+          return (row["key"], [UInt8](sealed), row["attempts"])
         }
       }
     }
     var delivered = 0
-    for (key, sealed) in pending {
+    for (key, sealed, attempts) in pending {
       let message = try sealer.open(sealed)
       do {
         try await provider.deliver(message)
       } catch {
-        let now = clock.now()
-        try await Self.wrapAsync {
-          try await pool.write { db in
-            try db.execute(
-              sql: "UPDATE outbox SET attempts = attempts + 1 WHERE key = ?", arguments: [key])
-            let session = String(key.split(separator: ":").first ?? "")
-            try SQLiteTables.insert(
-              AuditEntry(
-                time: AuditTime.iso8601(now), kind: .deliveryFailed, actor: "", target: "",
-                account: "", flow: "", session: session, outcome: "failed",
-                detail:
-                  "\(message.channel.rawValue) to \(Destination.mask(message.destination)) failed"),
-              in: db)
-          }
-        }
+        try await failed(message, key: key, attempt: attempts + 1, error: error, retry: retry)
         continue
       }
       let now = clock.now()
@@ -380,6 +431,36 @@ public final class SQLiteStore: SessionStore, Sendable {
       delivered += 1
     }
     return delivered
+  }
+
+  /// Counts a failed attempt, schedules the next one or gives up, and audits it.
+  private func failed(
+    _ message: OutboundMessage, key: String, attempt: Int, error: any Error, retry: RetryPolicy
+  ) async throws {
+    let now = clock.now()
+    let givingUp = attempt >= retry.attempts
+    let next = now + retry.wait(after: attempt)
+    let what = "\(message.channel.rawValue) to \(Destination.mask(message.destination))"
+    let detail =
+      givingUp
+      ? "\(what) failed (attempt \(attempt) of \(retry.attempts): \(error)); given up"
+      : "\(what) failed (attempt \(attempt) of \(retry.attempts): \(error)); next try at \(AuditTime.iso8601(next))"
+    try await Self.wrapAsync {
+      try await pool.write { db in
+        try db.execute(
+          sql: """
+            UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, failed_at = ?
+            WHERE key = ? AND delivered_at IS NULL
+            """, arguments: [givingUp ? nil : next, givingUp ? now : nil, key])
+        let session = String(key.split(separator: ":").first ?? "")
+        try SQLiteTables.insert(
+          AuditEntry(
+            time: AuditTime.iso8601(now), kind: .deliveryFailed, actor: "", target: "",
+            account: "", flow: "", session: session, outcome: givingUp ? "given-up" : "failed",
+            detail: detail),
+          in: db)
+      }
+    }
   }
 
   /// The simulated inbox of a dry-run store: the "phone" and "mailbox" that `flowctl store

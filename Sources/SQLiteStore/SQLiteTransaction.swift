@@ -143,4 +143,32 @@ final class SQLiteTransaction: StoreTransaction, @unchecked Sendable {
         """
     ).execute(arguments: [contentHash, flowID, version, Data(bytes), clock.now()])
   }
+
+  func keptReply(owner: String, key: String, since: Int) throws -> KeptReply? {
+    try Row.fetchOne(
+      db.cachedStatement(
+        sql: """
+          SELECT digest, status, body FROM idempotency
+          WHERE owner = ? AND key = ? AND created_at >= ?
+          """), arguments: [owner, key, since]
+    ).map { row in
+      let body: Data = row["body"]
+      return KeptReply(digest: row["digest"], status: row["status"], body: [UInt8](body))
+    }
+  }
+
+  func keepReply(_ reply: KeptReply, owner: String, key: String, now: Int, forgetBefore: Int)
+    throws
+  {
+    try db.cachedStatement(sql: "DELETE FROM idempotency WHERE created_at < ?").execute(
+      arguments: [forgetBefore])
+    try db.cachedStatement(
+      sql: """
+        INSERT INTO idempotency (owner, key, digest, status, body, created_at)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT(owner, key) DO UPDATE SET digest = excluded.digest,
+          status = excluded.status, body = excluded.body, created_at = excluded.created_at
+        """
+    ).execute(arguments: [owner, key, reply.digest, reply.status, Data(reply.body), now])
+  }
 }

@@ -22,9 +22,23 @@ struct ServeCommand: AsyncParsableCommand {
       signed with --auth-key whose `sub` is their user id (flowctl token mints
       one). The API is described in schemas/openapi.yaml.
 
+      Deliveries: on a dry-run store without endpoints, messages land in the
+      simulated inbox (GET /v1/dev/inbox/DESTINATION). With --sms-endpoint and
+      --email-endpoint (needed on a live store, flowctl store init --live), each
+      message is POSTed as JSON {key, channel, to, subject, body} with the headers
+      Idempotency-Key (the same on every retry: drop duplicates by it),
+      X-Flow-Timestamp and X-Flow-Signature (sha256= and the hex HMAC-SHA256 of
+      "TIMESTAMP." followed by the body, keyed with --provider-key). A failure or
+      a timeout is audited and retried after --delivery-backoff, doubling; after
+      --delivery-attempts it is given up and audited. A 2xx answer is delivery.
+
+      The page at / shows the flows with their diagrams and runs sessions live;
+      on a dry-run store it signs in as any user of the store (a demo).
+
       GET /metrics exports Prometheus text: flow_step_seconds (a histogram),
-      flow_steps_total, flow_rejections_total by kind, flow_conflicts_total and
-      flow_outbox_pending. Due timers (`after`, `deadline`) fire in the background, within about a
+      flow_steps_total, flow_rejections_total by kind, flow_conflicts_total,
+      flow_outbox_pending, flow_outbox_lag_seconds and
+      flow_delivery_failures_total. Due timers (`after`, `deadline`) fire in the background, within about a
       second of falling due. Prints `listening on http://HOST:PORT` once it
       accepts connections (with
       --listen 127.0.0.1:0 the port is the one the system chose). SIGTERM or
@@ -64,6 +78,42 @@ struct ServeCommand: AsyncParsableCommand {
     help: "Requests a second one client address may make (bursts of twice that).")
   var ratePerAddress: Double = 200
 
+  @Option(
+    name: .customLong("sms-endpoint"),
+    help: ArgumentHelp(
+      "The SMS provider's URL: each text is POSTed there as signed JSON.", valueName: "URL"))
+  var smsEndpoint: String?
+
+  @Option(
+    name: .customLong("email-endpoint"),
+    help: ArgumentHelp(
+      "The email provider's URL: each email is POSTed there as signed JSON.", valueName: "URL"))
+  var emailEndpoint: String?
+
+  @Option(
+    name: .customLong("provider-key"),
+    help: ArgumentHelp(
+      "The file holding the key deliveries are signed with (HMAC-SHA256).", valueName: "FILE"))
+  var providerKey: String?
+
+  @Option(
+    name: .customLong("delivery-attempts"),
+    help: "How many times a delivery is tried before it is given up (and audited).")
+  var deliveryAttempts: Int = 8
+
+  @Option(
+    name: .customLong("delivery-backoff"),
+    help: ArgumentHelp(
+      "The wait after a failed delivery, doubling after each (at most 10m).",
+      valueName: "DURATION"))
+  var deliveryBackoff: String = "2s"
+
+  @Option(
+    name: .customLong("delivery-timeout"),
+    help: ArgumentHelp(
+      "How long one delivery may take before it counts as failed.", valueName: "DURATION"))
+  var deliveryTimeout: String = "10s"
+
   func validate() throws {
     guard let (_, port) = Self.split(listen), (0...65535).contains(port) else {
       throw ValidationError("--listen must be HOST:PORT, such as 127.0.0.1:8080; got '\(listen)'")
@@ -73,6 +123,37 @@ struct ServeCommand: AsyncParsableCommand {
     else {
       throw ValidationError("--flows must be a folder of flow files; '\(flows)' is not one")
     }
+    for (flag, value) in [("--sms-endpoint", smsEndpoint), ("--email-endpoint", emailEndpoint)] {
+      guard let value else { continue }
+      guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""),
+        url.host != nil
+      else {
+        throw ValidationError("\(flag) must be an http or https URL; got '\(value)'")
+      }
+    }
+    if (smsEndpoint != nil || emailEndpoint != nil) && providerKey == nil {
+      throw ValidationError("--provider-key is needed to sign deliveries to the endpoints")
+    }
+    guard (1...100).contains(deliveryAttempts) else {
+      throw ValidationError("--delivery-attempts must be from 1 to 100; got \(deliveryAttempts)")
+    }
+    for (flag, value) in [("--delivery-backoff", deliveryBackoff)] {
+      guard let seconds = Value.parseDuration(value), seconds >= 1 else {
+        throw ValidationError(
+          "\(flag) must be a duration of 1s or more, such as 2s; got '\(value)'")
+      }
+    }
+    guard Self.milliseconds(deliveryTimeout) != nil else {
+      throw ValidationError(
+        "--delivery-timeout must be a duration such as 10s or 500ms; got '\(deliveryTimeout)'")
+    }
+  }
+
+  /// A duration in milliseconds: `500ms`, or any duration flows accept (`10s`, `1m`).
+  static func milliseconds(_ text: String) -> Int64? {
+    if text.hasSuffix("ms"), let value = Int64(text.dropLast(2)), value > 0 { return value }
+    guard let seconds = Value.parseDuration(text), seconds > 0 else { return nil }
+    return Int64(seconds) * 1000
   }
 
   static func split(_ address: String) -> (String, Int)? {
@@ -107,9 +188,33 @@ struct ServeCommand: AsyncParsableCommand {
     if offered.isEmpty {
       logger.warning("no valid flow in the folder yet", metadata: ["folder": "\(flows)"])
     }
+    var provider: HTTPDeliveryProvider?
+    if smsEndpoint != nil || emailEndpoint != nil {
+      guard let providerKey, let signing = FileManager.default.contents(atPath: providerKey),
+        signing.count >= 32
+      else {
+        Terminal.writeError(
+          "error: cannot read the provider key file \(providerKey ?? ""), or it holds fewer than 32 bytes\n"
+        )
+        throw ExitCode(1)
+      }
+      var endpoints: [OutboundMessage.Channel: String] = [:]
+      endpoints[.sms] = smsEndpoint
+      endpoints[.email] = emailEndpoint
+      provider = HTTPDeliveryProvider(
+        endpoints: endpoints, key: Array(signing),
+        timeoutMilliseconds: Self.milliseconds(deliveryTimeout) ?? 10_000)
+    } else if opened.kind == .live {
+      Terminal.writeError(
+        "error: \(opened.path) is a live store: its messages go to real providers; give --sms-endpoint, --email-endpoint and --provider-key\n"
+      )
+      throw ExitCode(64)
+    }
     let api = FlowAPI(
       store: opened, flows: directory, tokens: tokens, userRate: ratePerUser,
-      addressRate: ratePerAddress, logger: logger, registry: registry)
+      addressRate: ratePerAddress, logger: logger, registry: registry, provider: provider,
+      retry: SQLiteStore.RetryPolicy(
+        attempts: deliveryAttempts, backoff: Value.parseDuration(deliveryBackoff) ?? 2))
     guard let (host, port) = Self.split(listen) else { throw ExitCode(64) }
     let app = Application(
       router: api.router(),
@@ -120,12 +225,15 @@ struct ServeCommand: AsyncParsableCommand {
         Terminal.flush()
       },
       logger: logger)
-    // The timers fire beside the server; when the server has stopped (SIGTERM), so do they.
+    // The timers fire and the outbox is dispatched beside the server; when the server has
+    // stopped (SIGTERM, after the requests in flight), so do they.
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await api.runTimers() }
+      group.addTask { await api.runDeliveries() }
       try await app.runService()
       group.cancelAll()
     }
+    await provider?.shutdown()
   }
 }
 

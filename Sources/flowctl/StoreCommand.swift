@@ -31,7 +31,8 @@ struct StoreCommand: ParsableCommand {
 struct StoreInitCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "init",
-    abstract: "Create a dry-run store with a world file's accounts, users and call routes.",
+    abstract:
+      "Create a store (dry-run, or --live) with a world file's accounts, users and call routes.",
     discussion: """
       The store gets a new random key, written to PATH.key (readable by its owner
       only; the environment variable FLOWENGINE_STORE_KEY, 64 hex digits, may hold
@@ -54,6 +55,13 @@ struct StoreInitCommand: ParsableCommand {
   @Flag(help: "Replace an existing file.")
   var force = false
 
+  @Flag(
+    help: """
+      A live store: its messages go to real providers (flowctl serve --sms-endpoint …), \
+      never to simulated inboxes, and its clock cannot be moved.
+      """)
+  var live = false
+
   func run() throws {
     let state = try FlowInput.world(world)
     do {
@@ -63,14 +71,15 @@ struct StoreInitCommand: ParsableCommand {
           "\(StoreKeyFile.path(for: path)) already exists; use --force to replace the store and its key"
         )
       }
-      _ = try SQLiteStore.create(path: path, world: state, kind: .dryRun, force: force, key: key)
+      _ = try SQLiteStore.create(
+        path: path, world: state, kind: live ? .live : .dryRun, force: force, key: key)
       try StoreKeyFile.write(key, for: path)
     } catch let error as StoreError {
       Terminal.writeError("error: \(error)\n")
       throw ExitCode(error.message.contains("already exists") ? 1 : 5)
     }
     print(
-      "created dry-run store \(path): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes; key in \(StoreKeyFile.path(for: path))"
+      "created \(live ? "live" : "dry-run") store \(path): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes; key in \(StoreKeyFile.path(for: path))"
     )
   }
 }

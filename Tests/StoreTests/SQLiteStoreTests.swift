@@ -64,7 +64,7 @@ struct SQLiteStoreTests {
       #expect(try await sqlite.query("PRAGMA integrity_check") == [["ok"]])
       #expect(
         try await sqlite.query("SELECT identifier FROM grdb_migrations ORDER BY rowid") == [
-          ["v1"], ["v2-timers"], ["v3-subjects"],
+          ["v1"], ["v2-timers"], ["v3-subjects"], ["v4-service"],
         ])
     }
   }

@@ -1,4 +1,5 @@
 internal import Crypto
+internal import FlowEngine
 
 /// What a code may be used for; a code issued for one purpose fails for any other.
 public enum CodePurpose: String, Sendable, Hashable, Codable, CaseIterable {
@@ -55,11 +56,7 @@ public struct IssuedCode: Sendable, Hashable {
     Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: secret)))
   }
 
-  static func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    return String(
-      decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
-  }
+  static func hex(_ bytes: [UInt8]) -> String { SessionKey.hex(bytes) }
 
   /// Compares in time that depends only on the length, never on where the first difference is.
   public static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {

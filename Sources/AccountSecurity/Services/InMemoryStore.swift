@@ -9,6 +9,7 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
   public let services: InMemoryAccountSecurity
   private var rows: [String: Session] = [:]
   private var texts: [String: [UInt8]] = [:]
+  private var replies: [String: (reply: KeptReply, at: Int)] = [:]
 
   public init(services: InMemoryAccountSecurity) {
     self.services = services
@@ -29,6 +30,7 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
       let result = try services.attempt { try body(transaction) }
       for (id, row) in transaction.rows { rows[id] = row }
       for (hash, text) in transaction.texts { texts[hash] = text }
+      for (key, kept) in transaction.replies { replies[key] = kept }
       return result
     }
   }
@@ -43,6 +45,7 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
     let store: InMemoryStore
     var rows: [String: Session] = [:]
     var texts: [String: [UInt8]] = [:]
+    var replies: [String: (reply: KeptReply, at: Int)] = [:]
 
     init(store: InMemoryStore) {
       self.store = store
@@ -102,6 +105,18 @@ public final class InMemoryStore: SynchronousSessionStore, @unchecked Sendable {
 
     func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) {
       if flowText(contentHash) == nil { texts[contentHash] = bytes }
+    }
+
+    func keptReply(owner: String, key: String, since: Int) -> KeptReply? {
+      guard let kept = replies["\(owner)\u{0}\(key)"] ?? store.replies["\(owner)\u{0}\(key)"],
+        kept.at >= since
+      else { return nil }
+      return kept.reply
+    }
+
+    func keepReply(_ reply: KeptReply, owner: String, key: String, now: Int, forgetBefore: Int) {
+      store.replies = store.replies.filter { $0.value.at >= forgetBefore }
+      replies["\(owner)\u{0}\(key)"] = (reply, now)
     }
   }
 }

@@ -1,17 +1,21 @@
 /// The state diagram of a compiled flow, as Graphviz DOT or Mermaid `stateDiagram-v2`: start
 /// and final states marked, outcomes shown, guards and actions on the edges.
 public enum FlowGraph {
-  struct Edge {
-    var from: String
-    var to: String
-    var trigger: String?
-    var condition: String?
-    var actions: [String]
+  /// One arrow of the diagram: a transition, with what triggers it.
+  public struct Edge: Sendable, Hashable {
+    public var from: String
+    public var to: String
+    /// The event that takes it; nil for `always` and timer edges.
+    public var trigger: String?
+    public var condition: String?
+    public var actions: [String]
     /// `after 15m` or `deadline 1h`: a timer's edge, drawn dashed.
-    var timer: String? = nil
+    public var timer: String? = nil
   }
 
-  static func edges(of flow: CompiledFlow) -> [Edge] {
+  /// Every transition of the flow, state by state; the deadline's edge starts at
+  /// `deadlineNode`.
+  public static func edges(of flow: CompiledFlow) -> [Edge] {
     var edges: [Edge] = []
     for state in flow.states {
       for (eventID, transitions) in state.handlers.enumerated() {
@@ -48,7 +52,7 @@ public enum FlowGraph {
   }
 
   /// The deadline can fall in any state that is not final: its edge starts at this node.
-  static let deadlineNode = "any_state"
+  public static let deadlineNode = "any_state"
 
   // MARK: - DOT
 

@@ -139,6 +139,67 @@ public struct SessionEngine: Sendable {
     return try result.get(id)
   }
 
+  /// A request's idempotency key, and how to turn its step into the answer kept for it.
+  public struct Idempotency: Sendable {
+    public var owner: String
+    public var key: String
+    public var digest: String
+    /// How long a kept answer replays, in seconds (24 hours by default).
+    public var window: Int
+    public var reply: @Sendable (Step) -> KeptReply
+
+    public init(
+      owner: String, key: String, digest: String, window: Int = 86_400,
+      reply: @escaping @Sendable (Step) -> KeptReply
+    ) {
+      self.owner = owner
+      self.key = key
+      self.digest = digest
+      self.window = window
+      self.reply = reply
+    }
+  }
+
+  /// What `send(…, idempotency:)` did.
+  public enum Answer: Sendable {
+    /// A new step (accepted or rejected), with the answer kept for its key.
+    case step(Step, KeptReply)
+    /// The key was seen with the same request: its first answer, and no new step.
+    case replay(KeptReply)
+    /// The key was seen with another request: nothing was done.
+    case keyReused
+  }
+
+  /// `send`, under an idempotency key: the key's kept answer is looked up, the step taken
+  /// and its answer kept all in one transaction, so two racing requests with one key never
+  /// both step (the second waits for the first and replays its answer). A stale
+  /// `expectedSeq` throws `Failure.conflict` and keeps nothing.
+  public func send(
+    session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil,
+    idempotency: Idempotency
+  ) async throws -> Answer {
+    let (result, answer) = try await store.write {
+      transaction -> (SendResult?, Answer) in
+      let now = clock.now()
+      if let kept = try transaction.keptReply(
+        owner: idempotency.owner, key: idempotency.key, since: now - idempotency.window)
+      {
+        return (nil, kept.digest == idempotency.digest ? .replay(kept) : .keyReused)
+      }
+      let result = try sendStep(
+        id, event: event, payload: payload, expectedSeq: expectedSeq, now: now,
+        in: transaction)
+      guard case .step(let step) = result else { return (result, .keyReused) }
+      let reply = idempotency.reply(step)
+      try transaction.keepReply(
+        reply, owner: idempotency.owner, key: idempotency.key, now: now,
+        forgetBefore: now - idempotency.window)
+      return (result, .step(step, reply))
+    }
+    if let result { _ = try result.get(id) }
+    return answer
+  }
+
   /// `send`, on a store that never suspends (the in-memory store of dry runs).
   public func sendNow(
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil

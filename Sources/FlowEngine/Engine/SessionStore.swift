@@ -35,6 +35,29 @@ public protocol StoreTransaction: FlowServices {
   func flowText(_ contentHash: String) throws -> [UInt8]?
   /// Keeps a flow text by its content hash (nothing happens when it is already kept).
   func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) throws
+  /// The answer kept for `owner`'s idempotency key, if it was kept at or after `since`.
+  func keptReply(owner: String, key: String, since: Int) throws -> KeptReply?
+  /// Keeps the answer to a request made with an idempotency key, at `now`; answers kept
+  /// before `forgetBefore` may be dropped.
+  func keepReply(_ reply: KeptReply, owner: String, key: String, now: Int, forgetBefore: Int)
+    throws
+}
+
+/// The answer to a request made with an idempotency key, kept with the step it took so that
+/// the same request again gets the same bytes and takes no new step (SECURITY.md 30).
+public struct KeptReply: Sendable, Hashable {
+  /// What identifies the request (a hash of its target and body): the same key with another
+  /// digest is another request, refused.
+  public var digest: String
+  /// The HTTP status of the answer.
+  public var status: Int
+  public var body: [UInt8]
+
+  public init(digest: String, status: Int, body: [UInt8]) {
+    self.digest = digest
+    self.status = status
+    self.body = body
+  }
 }
 
 /// A session as a store keeps it: the signed encoding, and the columns tools query.

@@ -67,7 +67,8 @@ public struct SessionKey: Sendable {
     return difference == 0
   }
 
-  static func hex(_ bytes: [UInt8]) -> String {
+  /// Bytes as lowercase hex digits, two a byte.
+  public static func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count * 2)
