@@ -132,7 +132,12 @@ let package = Package(
     ),
     .testTarget(
       name: "FlowctlTests",
-      dependencies: ["FlowEngine"],
+      dependencies: [
+        "FlowEngine", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: strictSettings
     ),
   ]

@@ -276,6 +276,54 @@ struct ServeTests {
     #expect(try server.call("GET", "/v1/flows", token: short).status == 401)
   }
 
+  @Test("an idempotent answer survives a restart, also the one that ended the session")
+  func replaysSurviveRestart() throws {
+    let store = try SessionCommandTests.newStore()
+    var server = try Server(store: store)
+    let before = try server.token("ada")
+    let team = try server.call(
+      "POST", "/v1/sessions", token: before,
+      body: #"{"flow":"update-team-member-2fa-phone","target":"tess"}"#)
+    let id = try #require(team.json["id"] as? String)
+    let path = "/v1/sessions/\(id)/events"
+    let edit = #"{"event":"editPhone","payload":{"phone":"+15550108888"},"seq":1}"#
+    let first = try server.call(
+      "POST", path, token: before, body: edit, headers: ["Idempotency-Key: e1"])
+    #expect(first.status == 200, "\(first.body)")
+    let save = try server.call(
+      "POST", path, token: before, body: #"{"event":"save"}"#, headers: ["Idempotency-Key: s1"])
+    #expect(Self.session(save)["outcome"] as? String == "completed")
+    #expect(server.stop() == 0)
+
+    // A new process on the same store: the keys' answers come back byte for byte.
+    // (Each server here gets a new auth key, so a new token.)
+    server = try Server(store: store)
+    defer { _ = server.stop() }
+    let ada = try server.token("ada")
+    let again = try server.call(
+      "POST", path, token: ada, body: edit, headers: ["Idempotency-Key: e1"])
+    #expect(again.status == 200 && again.body == first.body)
+    let saveAgain = try server.call(
+      "POST", path, token: ada, body: #"{"event":"save"}"#, headers: ["Idempotency-Key: s1"])
+    #expect(saveAgain.status == 200 && saveAgain.body == save.body, "not 410: the first answer")
+    // Without a key, the ended session answers 410; a new key is a new request: 410 too.
+    #expect(try server.call("POST", path, token: ada, body: #"{"event":"save"}"#).status == 410)
+    #expect(
+      try server.call(
+        "POST", path, token: ada, body: #"{"event":"save"}"#, headers: ["Idempotency-Key: s2"]
+      ).status == 410)
+    // The same key with another request is refused, naming the header.
+    let reused = try server.call(
+      "POST", path, token: ada, body: #"{"event":"cancel"}"#, headers: ["Idempotency-Key: s1"])
+    #expect(reused.status == 422)
+    #expect((reused.json["error"] as? [String: Any])?["field"] as? String == "Idempotency-Key")
+    let shown = try server.call("GET", "/v1/sessions/\(id)", token: ada)
+    #expect(shown.json["seq"] as? Int == 3, "no replay took a step")
+    // Tess was notified once, however often the save was replayed.
+    let inbox = try server.call("GET", "/v1/dev/inbox/+15550100003", token: ada)
+    #expect((inbox.json["messages"] as? [[String: Any]])?.count == 1)
+  }
+
   /// A small flow whose waiting state times out after `after`; `title` tells versions apart.
   static func timedFlow(version: Int, after: String = "2s") -> String {
     """
