@@ -61,6 +61,7 @@ public struct FlowAPI: Sendable {
   /// The routes, on a new router.
   public func router() -> Router<APIContext> {
     let router = Router(context: APIContext.self)
+    router.addMiddleware { MethodNotAllowed() }
     router.get("/") { _, _ in
       Response(
         status: .ok,
@@ -186,6 +187,25 @@ public struct FlowAPI: Sendable {
       }
     }
     return router
+  }
+
+  /// Every path the API serves, with its methods.
+  static let routes: [(String, [HTTPRequest.Method])] = [
+    ("/", [.get]), ("/healthz", [.get]), ("/metrics", [.get]), ("/v1/flows", [.get]),
+    ("/v1/flows/:flow", [.get]), ("/v1/sessions", [.post]), ("/v1/sessions/:id", [.get]),
+    ("/v1/sessions/:id/events", [.post]), ("/v1/sessions/:id/stream", [.get]),
+    ("/v1/dev/users", [.get]), ("/v1/dev/token", [.post]),
+    ("/v1/dev/inbox/:destination", [.get]),
+  ]
+
+  /// The methods `path` is served with, if it is a path of the API.
+  static func methods(of path: String) -> [HTTPRequest.Method]? {
+    let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+    return routes.first { route, _ in
+      let pattern = route.split(separator: "/", omittingEmptySubsequences: false)
+      return pattern.count == segments.count
+        && zip(pattern, segments).allSatisfy { $0.hasPrefix(":") ? !$1.isEmpty : $0 == $1 }
+    }?.1
   }
 
   // MARK: - Who is calling
@@ -630,6 +650,27 @@ public struct FlowAPI: Sendable {
             field: unknown)))
     }
     return .success(object)
+  }
+}
+
+/// A known path with a method it is not served with: 405 with `Allow`, not 404.
+struct MethodNotAllowed: RouterMiddleware {
+  func handle(
+    _ request: Request, context: APIContext,
+    next: (Request, APIContext) async throws -> Response
+  ) async throws -> Response {
+    do {
+      return try await next(request, context)
+    } catch let error as HTTPError where error.status == .notFound {
+      guard let methods = FlowAPI.methods(of: request.uri.path),
+        !methods.contains(request.method)
+      else { throw error }
+      let allow = methods.map(\.rawValue).joined(separator: ", ")
+      var response = FlowAPI.problem(
+        .methodNotAllowed, "\(request.uri.path) takes \(allow) only", field: nil)
+      response.headers[.allow] = allow
+      return response
+    }
   }
 }
 
