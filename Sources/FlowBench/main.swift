@@ -177,6 +177,16 @@ if CommandLine.arguments.dropFirst().first == "store-cycle" {
   exit(0)
 }
 
+if CommandLine.arguments.dropFirst().first == "http" {
+  do {
+    try await HTTPLoad.run(Array(CommandLine.arguments.dropFirst(2)))
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+  exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "timers" {
   do {
     try await TimerBench.run(CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 10_000)

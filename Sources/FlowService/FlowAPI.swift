@@ -9,6 +9,7 @@ internal import Metrics
 internal import NIOCore
 public import Prometheus
 public import SQLiteStore
+internal import Synchronization
 
 /// The request context of the API: Hummingbird's, plus the client's address (for rate limits).
 public struct APIContext: RequestContext {
@@ -33,6 +34,8 @@ public struct FlowAPI: Sendable {
   /// What `GET /metrics` prints (swift-metrics, bootstrapped with this registry's factory).
   let registry: PrometheusCollectorRegistry
   let limiter: RateLimiter
+  /// The live views open now, ended together when the service shuts down.
+  let streams = LiveStreams()
   /// Where deliveries go: real providers, or nil for a dry-run store's simulated inbox.
   let provider: (any DeliveryProvider)?
   let retry: SQLiteStore.RetryPolicy
@@ -72,6 +75,7 @@ public struct FlowAPI: Sendable {
         ],
         body: ResponseBody(byteBuffer: ByteBuffer(string: Page.html)))
     }
+    router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
     router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
     router.get("/metrics") { _, _ in
       if let pending = try? await store.pendingDeliveries() {
@@ -92,7 +96,7 @@ public struct FlowAPI: Sendable {
     }
     router.get("/v1/flows/:flow") { request, context in
       try await self.guarded(request, context) { _ in
-        let id = context.parameters.get("flow") ?? ""
+        let id = Self.parameter("flow", context)
         guard let flow = await flows.flow(id) else {
           return Self.problem(.notFound, "no flow '\(id)'", field: nil)
         }
@@ -168,7 +172,7 @@ public struct FlowAPI: Sendable {
         guard store.kind == .dryRun else {
           return Self.problem(.notFound, "the inbox exists on dry-run stores only", field: nil)
         }
-        let destination = context.parameters.get("destination") ?? ""
+        let destination = Self.parameter("destination", context)
         let messages = try await store.inbox(of: destination)
         return Self.json(
           .ok,
@@ -191,7 +195,8 @@ public struct FlowAPI: Sendable {
 
   /// Every path the API serves, with its methods.
   static let routes: [(String, [HTTPRequest.Method])] = [
-    ("/", [.get]), ("/healthz", [.get]), ("/metrics", [.get]), ("/v1/flows", [.get]),
+    ("/", [.get]), ("/favicon.ico", [.get]), ("/healthz", [.get]), ("/metrics", [.get]),
+    ("/v1/flows", [.get]),
     ("/v1/flows/:flow", [.get]), ("/v1/sessions", [.post]), ("/v1/sessions/:id", [.get]),
     ("/v1/sessions/:id/events", [.post]), ("/v1/sessions/:id/stream", [.get]),
     ("/v1/dev/users", [.get]), ("/v1/dev/token", [.post]),
@@ -275,7 +280,7 @@ public struct FlowAPI: Sendable {
   func visible(_ context: APIContext, user: String) async throws -> (
     StoredSession, Session, CompiledFlow
   )? {
-    let id = context.parameters.get("id") ?? ""
+    let id = Self.parameter("id", context)
     guard let found = try? await engine.show(session: id), found.1.subjects["actor"] == user
     else { return nil }
     return found
@@ -471,43 +476,62 @@ public struct FlowAPI: Sendable {
 
   /// Server-sent events for live views: the session object now, then again after every step
   /// (its `id:` is the seq), each after a `trace` event with the session's audit entries
-  /// that are new since the last one (masked: no code, no full number), until the session
-  /// ends or the client goes away. The store is polled, so steps taken by any process, and
-  /// timers, show up within a fifth of a second.
+  /// that are new since the last one (masked: no code, no full number; rejections too,
+  /// which change no seq), until the session ends, the client goes away or the service shuts
+  /// down. The store is polled, so steps taken by any process, and timers, show up within a
+  /// fifth of a second. A comment every 15 seconds keeps proxies from closing a quiet stream
+  /// and tells a client that went away.
   func stream(_ id: String) -> AsyncStream<ByteBuffer> {
     let engine = self.engine
     let store = self.store
+    let streams = self.streams
     return AsyncStream { continuation in
       let task = Task {
         var last = -1
         var seen = 0
+        var quiet = ContinuousClock.now
         while !Task.isCancelled {
           guard let (_, session, flow) = try? await engine.show(session: id) else { break }
+          if let entries = try? await store.audit(session: id, skipping: seen), !entries.isEmpty {
+            seen += entries.count
+            let trace = entries.map { entry -> [String: Any] in
+              [
+                "time": entry.time, "kind": entry.kind.rawValue, "outcome": entry.outcome,
+                "detail": entry.detail,
+              ]
+            }
+            let data = String(decoding: Self.encode(trace), as: UTF8.self)
+            continuation.yield(ByteBuffer(string: "event: trace\ndata: \(data)\n\n"))
+            quiet = ContinuousClock.now
+          }
           if session.seq != last {
             last = session.seq
-            if let entries = try? await store.audit(session: id), entries.count > seen {
-              let trace = entries[seen...].map { entry -> [String: Any] in
-                [
-                  "time": entry.time, "kind": entry.kind.rawValue, "outcome": entry.outcome,
-                  "detail": entry.detail,
-                ]
-              }
-              seen = entries.count
-              let data = String(decoding: Self.encode(trace), as: UTF8.self)
-              continuation.yield(ByteBuffer(string: "event: trace\ndata: \(data)\n\n"))
-            }
             let data = String(
               decoding: Self.encode(Self.sessionObject(session, flow)), as: UTF8.self)
             continuation.yield(
               ByteBuffer(string: "id: \(session.seq)\nevent: session\ndata: \(data)\n\n"))
+            quiet = ContinuousClock.now
           }
           if session.isFinal { break }
+          if ContinuousClock.now - quiet > .seconds(15) {
+            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+            quiet = ContinuousClock.now
+          }
           try? await Task.sleep(for: .milliseconds(200))
         }
         continuation.finish()
       }
-      continuation.onTermination = { _ in task.cancel() }
+      let token = streams.open(continuation)
+      continuation.onTermination = { _ in
+        task.cancel()
+        streams.close(token)
+      }
     }
+  }
+
+  /// Ends every live view (the service is shutting down: a stream would hold it open).
+  public func endStreams() {
+    streams.endAll()
   }
 
   /// Sends what committed steps queued into a dry-run store's simulated inbox at once (so a
@@ -615,7 +639,13 @@ public struct FlowAPI: Sendable {
   }
 
   static func notFound(_ context: APIContext) -> Response {
-    problem(.notFound, "no session '\(context.parameters.get("id") ?? "")'", field: nil)
+    problem(.notFound, "no session '\(parameter("id", context))'", field: nil)
+  }
+
+  /// A path parameter, percent-decoded (`%2B15550100001` is `+15550100001`).
+  static func parameter(_ name: String, _ context: APIContext) -> String {
+    let raw = context.parameters.get(name) ?? ""
+    return raw.removingPercentEncoding ?? raw
   }
 
   struct Problem: Error {
@@ -653,7 +683,43 @@ public struct FlowAPI: Sendable {
   }
 }
 
-/// A known path with a method it is not served with: 405 with `Allow`, not 404.
+/// The continuations of the open live views.
+final class LiveStreams: Sendable {
+  private struct Open {
+    var ended = false
+    var next = 0
+    var continuations: [Int: AsyncStream<ByteBuffer>.Continuation] = [:]
+  }
+
+  private let state = Mutex(Open())
+
+  /// Registers a stream; after `endAll` it is ended at once.
+  func open(_ continuation: AsyncStream<ByteBuffer>.Continuation) -> Int {
+    let (token, ended) = state.withLock { open -> (Int, Bool) in
+      open.next += 1
+      if !open.ended { open.continuations[open.next] = continuation }
+      return (open.next, open.ended)
+    }
+    if ended { continuation.finish() }
+    return token
+  }
+
+  func close(_ token: Int) {
+    _ = state.withLock { $0.continuations.removeValue(forKey: token) }
+  }
+
+  func endAll() {
+    let all = state.withLock { open -> [AsyncStream<ByteBuffer>.Continuation] in
+      open.ended = true
+      defer { open.continuations = [:] }
+      return Array(open.continuations.values)
+    }
+    for continuation in all { continuation.finish() }
+  }
+}
+
+/// A known path with a method it is not served with: 405 with `Allow`, not 404. HEAD on a
+/// path served with GET is answered as GET, without the body.
 struct MethodNotAllowed: RouterMiddleware {
   func handle(
     _ request: Request, context: APIContext,
@@ -665,6 +731,12 @@ struct MethodNotAllowed: RouterMiddleware {
       guard let methods = FlowAPI.methods(of: request.uri.path),
         !methods.contains(request.method)
       else { throw error }
+      if request.method == .head, methods.contains(.get) {
+        var head = request.head
+        head.method = .get
+        let response = try await next(Request(head: head, body: request.body), context)
+        return Response(status: response.status, headers: response.headers)
+      }
       let allow = methods.map(\.rawValue).joined(separator: ", ")
       var response = FlowAPI.problem(
         .methodNotAllowed, "\(request.uri.path) takes \(allow) only", field: nil)

@@ -209,14 +209,16 @@ public final class SQLiteStore: SessionStore, Sendable {
 
   // MARK: - Tools
 
-  /// The audit log, oldest first, of one session or of all.
-  public func audit(session: String? = nil) async throws -> [AuditEntry] {
+  /// The audit log, oldest first, of one session or of all; with `skipping`, without the
+  /// first entries (a live view asks for what is new since it last looked).
+  public func audit(session: String? = nil, skipping: Int = 0) async throws -> [AuditEntry] {
     try await Self.wrapAsync {
       try await pool.read { db in
         let rows =
           if let session {
             try Row.fetchAll(
-              db, sql: "SELECT * FROM audit WHERE session = ? ORDER BY id", arguments: [session])
+              db, sql: "SELECT * FROM audit WHERE session = ? ORDER BY id LIMIT -1 OFFSET ?",
+              arguments: [session, skipping])
           } else {
             try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id")
           }

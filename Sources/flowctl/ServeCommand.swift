@@ -8,6 +8,7 @@ import Logging
 import Metrics
 import Prometheus
 import SQLiteStore
+import ServiceLifecycle
 
 /// `flowctl serve`: the HTTP API web apps call, on a store.
 struct ServeCommand: AsyncParsableCommand {
@@ -225,15 +226,36 @@ struct ServeCommand: AsyncParsableCommand {
         Terminal.flush()
       },
       logger: logger)
-    // The timers fire and the outbox is dispatched beside the server; when the server has
-    // stopped (SIGTERM, after the requests in flight), so do they.
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { await api.runTimers() }
-      group.addTask { await api.runDeliveries() }
-      try await app.runService()
-      group.cancelAll()
-    }
+    // The timers fire and the outbox is dispatched beside the server. On SIGTERM or SIGINT the
+    // service group shuts its services down in reverse order: first the background work
+    // (timers stop, live views end: an open stream would hold the server), then the server,
+    // which stops accepting and lets the requests in flight finish.
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [app, Background(api: api)], gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
     await provider?.shutdown()
+  }
+}
+
+/// The service's work beside the server: timers and the outbox dispatcher, until the service
+/// shuts down; then the live views are ended.
+struct Background: Service {
+  let api: FlowAPI
+
+  func run() async throws {
+    await withGracefulShutdownHandler {
+      // Cancelled when the shutdown begins (the loops stop at their next turn).
+      await cancelWhenGracefulShutdown {
+        await withTaskGroup(of: Void.self) { work in
+          work.addTask { await api.runTimers() }
+          work.addTask { await api.runDeliveries() }
+        }
+      }
+    } onGracefulShutdown: {
+      api.endStreams()
+    }
   }
 }
 

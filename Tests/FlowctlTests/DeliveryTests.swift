@@ -51,7 +51,7 @@ struct DeliveryTests {
       switch received {
       case 1: return .serviceUnavailable
       case 2:
-        try await Task.sleep(for: .milliseconds(2500))
+        try await Task.sleep(for: .seconds(5))
         return .ok
       default: return .ok
       }
@@ -132,7 +132,7 @@ struct DeliveryTests {
       extra: [
         "--sms-endpoint", "http://127.0.0.1:\(port)/sms", "--email-endpoint",
         "http://127.0.0.1:\(port)/email", "--provider-key", keyFile.path,
-        "--delivery-attempts", "3", "--delivery-backoff", "1s", "--delivery-timeout", "1s",
+        "--delivery-attempts", "4", "--delivery-backoff", "1s", "--delivery-timeout", "2s",
       ])
     defer { _ = server.stop() }
     let ada = try server.token("ada")
@@ -170,7 +170,7 @@ struct DeliveryTests {
     #expect(ServeTests.session(verified)["state"] as? String == "editingPhone", "\(verified.body)")
 
     // 2. The team procedure notifies Tess by SMS and by email; the email provider always
-    // fails, so that delivery is given up after three tries, and every failure is audited.
+    // fails, so that delivery is given up after four tries, and every failure is audited.
     let team = try server.call(
       "POST", "/v1/sessions", token: ada,
       body: #"{"flow":"update-team-member-2fa-phone","target":"tess"}"#)
@@ -184,17 +184,25 @@ struct DeliveryTests {
     let audit = {
       try Flowctl.run(["store", "audit", store, "--session", teamID]).stdout
     }
-    let given = try Self.waitFor(20) { try audit().contains("given-up") }
-    let trail = try audit()
-    #expect(given, "\(trail)")
+    let failures = {
+      try audit().split(separator: "\n").filter { $0.contains(" delivery-failed ") }
+    }
+    let given = try Self.waitFor(40) {
+      try failures().contains { $0.contains("email to") && $0.contains("given-up") }
+    }
+    let failed = try failures()
+    #expect(given, "\(failed)")
     let emails = log.all.filter { $0.path == "/email" }
-    #expect(emails.count == 3, "given up after the third try")
-    let failed = trail.split(separator: "\n").filter { $0.contains(" delivery-failed ") }
-    #expect(failed.filter { $0.contains("email to") }.count == 3, "\(trail)")
-    #expect(failed.filter { $0.contains("sms to") }.count == 2, "503, then a timeout")
+    #expect(emails.count == 4, "given up after the fourth try")
+    #expect(failed.filter { $0.contains("email to") }.count == 4, "\(failed)")
+    // The SMS to Tess's old number: a 503, then a timeout (on a busy machine perhaps another),
+    // then delivered: never given up.
+    let smsFailures = failed.filter { $0.contains("sms to") }
+    #expect(smsFailures.count >= 2 && smsFailures.count < 4, "\(smsFailures)")
     #expect(failed.filter { $0.contains("given-up") }.count == 1)
     let ownAudit = try Flowctl.run(["store", "audit", store, "--session", id]).stdout
-    #expect(ownAudit.components(separatedBy: "delivery-failed").count - 1 == 2, "\(ownAudit)")
+    #expect(ownAudit.components(separatedBy: "delivery-failed").count - 1 >= 2, "\(ownAudit)")
+    #expect(!ownAudit.contains("given-up"), "the code was delivered")
     #expect(!ownAudit.contains(code))
 
     // Metrics count the failures; nothing is pending any more.

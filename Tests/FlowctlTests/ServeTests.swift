@@ -324,6 +324,45 @@ struct ServeTests {
     #expect((inbox.json["messages"] as? [[String: Any]])?.count == 1)
   }
 
+  @Test("a live view shows rejections too; SIGTERM ends open streams and the server exits at once")
+  func streamsEndOnShutdown() throws {
+    let store = try SessionCommandTests.newStore()
+    let server = try Server(store: store)
+    let ada = try server.token("ada")
+    // The page, its icon, and 405 for a known path's other methods.
+    let page = try server.call("GET", "/")
+    #expect(page.status == 200 && page.body.lowercased().contains("<!doctype html>"))
+    #expect(try server.call("GET", "/favicon.ico").status == 204)
+    #expect(try server.call("DELETE", "/v1/flows", token: ada).status == 405)
+    let started = try server.call(
+      "POST", "/v1/sessions", token: ada, body: #"{"flow":"update-own-2fa-phone"}"#)
+    let id = try #require(started.json["id"] as? String)
+    let live = Process()
+    live.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    live.arguments = [
+      "-s", "-N", "--max-time", "30", "-H", "Authorization: Bearer \(ada)",
+      "http://127.0.0.1:\(server.port)/v1/sessions/\(id)/stream",
+    ]
+    let liveOut = Pipe()
+    live.standardOutput = liveOut
+    try live.run()
+    Thread.sleep(forTimeInterval: 0.5)
+    // A rejected event changes no seq, but it is audited, and the live view shows it.
+    let early = try server.call(
+      "POST", "/v1/sessions/\(id)/events", token: ada, body: #"{"event":"save"}"#)
+    #expect(early.status == 422)
+    Thread.sleep(forTimeInterval: 0.6)
+    let began = Date()
+    #expect(server.stop() == 0)
+    #expect(Date().timeIntervalSince(began) < 5, "an open stream does not hold the server")
+    let streamed = String(
+      decoding: liveOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    live.waitUntilExit()
+    #expect(live.terminationStatus == 0, "the stream ended cleanly: \(streamed)")
+    #expect(streamed.contains("event: trace"))
+    #expect(streamed.contains(#""kind":"event-rejected""#), "\(streamed)")
+  }
+
   /// A small flow whose waiting state times out after `after`; `title` tells versions apart.
   static func timedFlow(version: Int, after: String = "2s") -> String {
     """
