@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "AccountSecurity", targets: ["AccountSecurity"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .library(name: "SQLiteStore", targets: ["SQLiteStore"]),
+    .library(name: "PostgresStore", targets: ["PostgresStore"]),
     .executable(name: "flowctl", targets: ["flowctl"]),
   ],
   dependencies: [
@@ -30,6 +31,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
   ],
   targets: [
     // Domain-free: model, loading, validation (and later compilation, runtime, analysis).
@@ -60,12 +62,21 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    // The store for several processes: PostgreSQL through postgres-nio.
+    .target(
+      name: "PostgresStore",
+      dependencies: [
+        "FlowEngine", "AccountSecurity", .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSettings
+    ),
     // The HTTP service (`flowctl serve`): sessions of a store over a JSON API, callers
     // identified by signed bearer tokens.
     .target(
       name: "FlowService",
       dependencies: [
-        "FlowEngine", "AccountSecurity", "SQLiteStore",
+        "FlowEngine", "AccountSecurity", "SQLiteStore", "PostgresStore",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "Logging", package: "swift-log"),
@@ -89,6 +100,7 @@ let package = Package(
         "FlowEngine",
         "AccountSecurity",
         "SQLiteStore",
+        "PostgresStore",
         "FlowService",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -125,7 +137,7 @@ let package = Package(
     ),
     .testTarget(
       name: "StoreTests",
-      dependencies: ["FlowEngine", "AccountSecurity", "SQLiteStore"],
+      dependencies: ["FlowEngine", "AccountSecurity", "SQLiteStore", "PostgresStore"],
       swiftSettings: strictSettings
     ),
     .testTarget(

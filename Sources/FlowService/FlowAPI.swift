@@ -8,7 +8,7 @@ public import Logging
 internal import Metrics
 internal import NIOCore
 public import Prometheus
-public import SQLiteStore
+internal import SQLiteStore
 internal import Synchronization
 
 /// The request context of the API: Hummingbird's, plus the client's address (for rate limits).
@@ -26,7 +26,7 @@ public struct APIContext: RequestContext {
 /// caller is always the bearer token's user, never a field of a body (SECURITY.md 15, 29); a
 /// session is visible only to its actor (24); a bad request is a 4xx that names the field.
 public struct FlowAPI: Sendable {
-  public let store: SQLiteStore
+  public let store: any DurableStore
   public let engine: SessionEngine
   public let flows: FlowDirectory
   public let tokens: Tokens
@@ -38,16 +38,16 @@ public struct FlowAPI: Sendable {
   let streams = LiveStreams()
   /// Where deliveries go: real providers, or nil for a dry-run store's simulated inbox.
   let provider: (any DeliveryProvider)?
-  let retry: SQLiteStore.RetryPolicy
+  let retry: DeliveryRetry
   static let idempotencyKey = HTTPField.Name("Idempotency-Key")
   /// The largest request body read, in bytes.
   static let maxBody = 64 * 1024
 
   public init(
-    store: SQLiteStore, flows: FlowDirectory, tokens: Tokens, userRate: Double = 20,
+    store: any DurableStore, flows: FlowDirectory, tokens: Tokens, userRate: Double = 20,
     addressRate: Double = 200, logger: Logger = Logger(label: "flowservice"),
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-    provider: (any DeliveryProvider)? = nil, retry: SQLiteStore.RetryPolicy = .init()
+    provider: (any DeliveryProvider)? = nil, retry: DeliveryRetry = .init()
   ) {
     self.store = store
     self.logger = logger

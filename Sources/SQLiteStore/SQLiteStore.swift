@@ -7,7 +7,7 @@ internal import Synchronization
 /// The embedded store: one SQLite file through GRDB's `DatabasePool` (WAL), every step one
 /// `BEGIN IMMEDIATE` transaction, `synchronous=FULL` unless told otherwise. Several processes
 /// may open the same file; SQLite serializes their steps (each waits up to `busyTimeout`).
-public final class SQLiteStore: SessionStore, Sendable {
+public final class SQLiteStore: DurableStore, Sendable {
   /// SQLite's `PRAGMA synchronous`: FULL survives power loss; NORMAL only a crash of the process.
   public enum Synchronous: String, Sendable, CaseIterable {
     case full = "FULL"
@@ -16,12 +16,11 @@ public final class SQLiteStore: SessionStore, Sendable {
 
   /// A dry-run store delivers into simulated inboxes kept in the file; a live store hands
   /// deliveries to real providers.
-  public enum Kind: String, Sendable {
-    case dryRun = "dry-run"
-    case live
-  }
+  public typealias Kind = StoreKind
+  public typealias RetryPolicy = DeliveryRetry
 
   public let path: String
+  public var location: String { path }
   public let sessionKey: SessionKey
   public let kind: Kind
   public let domain: AccountSecurityDomain
@@ -211,7 +210,7 @@ public final class SQLiteStore: SessionStore, Sendable {
 
   /// The audit log, oldest first, of one session or of all; with `skipping`, without the
   /// first entries (a live view asks for what is new since it last looked).
-  public func audit(session: String? = nil, skipping: Int = 0) async throws -> [AuditEntry] {
+  public func audit(session: String?, skipping: Int) async throws -> [AuditEntry] {
     try await Self.wrapAsync {
       try await pool.read { db in
         let rows =
@@ -361,27 +360,6 @@ public final class SQLiteStore: SessionStore, Sendable {
     return users
   }
 
-  /// How often a delivery is tried, and how long to wait between tries: `backoff` after the
-  /// first failure, doubling each time up to `maxBackoff`.
-  public struct RetryPolicy: Sendable, Hashable {
-    public var attempts: Int
-    public var backoff: Int
-    public var maxBackoff: Int
-
-    public init(attempts: Int = 8, backoff: Int = 2, maxBackoff: Int = 600) {
-      self.attempts = max(1, attempts)
-      self.backoff = max(1, backoff)
-      self.maxBackoff = max(self.backoff, maxBackoff)
-    }
-
-    /// The wait after the `failures`th failed attempt, in seconds.
-    public func wait(after failures: Int) -> Int {
-      var wait = backoff
-      for _ in 1..<max(1, failures) where wait < maxBackoff { wait *= 2 }
-      return min(wait, maxBackoff)
-    }
-  }
-
   /// Hands every committed, undelivered message that is due to `provider` (the simulated
   /// inbox on a dry-run store when nil), oldest first, and marks each delivered once the
   /// provider took it. A crash in between sends it again with the same key (at least once).
@@ -390,7 +368,7 @@ public final class SQLiteStore: SessionStore, Sendable {
   /// were delivered.
   @discardableResult
   public func dispatch(
-    to provider: (any DeliveryProvider)? = nil, retry: RetryPolicy = RetryPolicy()
+    to provider: (any DeliveryProvider)?, retry: RetryPolicy
   ) async throws -> Int {
     let provider = provider ?? (kind == .dryRun ? SimulatedInbox(store: self) : nil)
     guard let provider else { return 0 }
@@ -440,13 +418,8 @@ public final class SQLiteStore: SessionStore, Sendable {
     _ message: OutboundMessage, key: String, attempt: Int, error: any Error, retry: RetryPolicy
   ) async throws {
     let now = clock.now()
-    let givingUp = attempt >= retry.attempts
-    let next = now + retry.wait(after: attempt)
-    let what = "\(message.channel.rawValue) to \(Destination.mask(message.destination))"
-    let detail =
-      givingUp
-      ? "\(what) failed (attempt \(attempt) of \(retry.attempts): \(error)); given up"
-      : "\(what) failed (attempt \(attempt) of \(retry.attempts): \(error)); next try at \(AuditTime.iso8601(next))"
+    let (entry, givingUp, next) = retry.failure(
+      of: message, key: key, attempt: attempt, error: error, now: now)
     try await Self.wrapAsync {
       try await pool.write { db in
         try db.execute(
@@ -454,13 +427,28 @@ public final class SQLiteStore: SessionStore, Sendable {
             UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, failed_at = ?
             WHERE key = ? AND delivered_at IS NULL
             """, arguments: [givingUp ? nil : next, givingUp ? now : nil, key])
-        let session = String(key.split(separator: ":").first ?? "")
-        try SQLiteTables.insert(
-          AuditEntry(
-            time: AuditTime.iso8601(now), kind: .deliveryFailed, actor: "", target: "",
-            account: "", flow: "", session: session, outcome: givingUp ? "given-up" : "failed",
-            detail: detail),
-          in: db)
+        try SQLiteTables.insert(entry, in: db)
+      }
+    }
+  }
+
+  /// What a committed step queued for delivery (destinations masked), for its trace.
+  public func queued(by step: SessionEngine.Step) async throws -> [OutboundMessage] {
+    guard step.accepted else { return [] }
+    let prefix = "\(step.session.id):\(step.session.seq):"
+    return try await Self.wrapAsync {
+      try await pool.read { db in
+        try Row.fetchAll(
+          db,
+          sql: """
+            SELECT channel, destination, key FROM outbox WHERE substr(key, 1, ?) = ?
+            ORDER BY created_at, key
+            """, arguments: [prefix.count, prefix]
+        ).map { row in
+          OutboundMessage(
+            channel: OutboundMessage.Channel(rawValue: row["channel"]) ?? .sms,
+            destination: row["destination"], body: "", sentAt: 0, code: nil, key: row["key"])
+        }
       }
     }
   }

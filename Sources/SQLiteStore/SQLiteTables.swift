@@ -277,9 +277,3 @@ final class SQLiteTables: AccountSecurityTables {
     survivors.append(survivor)
   }
 }
-
-/// A row the store holds that this version cannot read: an infrastructure error.
-struct StoreIntegrityError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
-}

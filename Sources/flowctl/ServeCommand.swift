@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import PostgresStore
 import Prometheus
 import SQLiteStore
 import ServiceLifecycle
@@ -175,7 +176,7 @@ struct ServeCommand: AsyncParsableCommand {
       .milliseconds(250), .seconds(1),
     ]
     MetricsSystem.bootstrap(factory)
-    let opened = try store.open()
+    let opened = try await store.open()
     let tokens: Tokens
     do {
       tokens = try await Tokens(key: try Tokens.readKey(at: authKey))
@@ -207,14 +208,14 @@ struct ServeCommand: AsyncParsableCommand {
         timeoutMilliseconds: Self.milliseconds(deliveryTimeout) ?? 10_000)
     } else if opened.kind == .live {
       Terminal.writeError(
-        "error: \(opened.path) is a live store: its messages go to real providers; give --sms-endpoint, --email-endpoint and --provider-key\n"
+        "error: \(opened.location) is a live store: its messages go to real providers; give --sms-endpoint, --email-endpoint and --provider-key\n"
       )
       throw ExitCode(64)
     }
     let api = FlowAPI(
       store: opened, flows: directory, tokens: tokens, userRate: ratePerUser,
       addressRate: ratePerAddress, logger: logger, registry: registry, provider: provider,
-      retry: SQLiteStore.RetryPolicy(
+      retry: DeliveryRetry(
         attempts: deliveryAttempts, backoff: Value.parseDuration(deliveryBackoff) ?? 2))
     guard let (host, port) = Self.split(listen) else { throw ExitCode(64) }
     let app = Application(
@@ -235,6 +236,7 @@ struct ServeCommand: AsyncParsableCommand {
         services: [app, Background(api: api)], gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()
+    if let database = opened as? PostgresStore { await database.close() }
     await provider?.shutdown()
   }
 }

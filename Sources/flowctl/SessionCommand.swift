@@ -63,7 +63,7 @@ struct StepPrinter {
   /// is what the exit status reports: a delivery that fails afterwards stays queued (the next
   /// command or `flowctl store dispatch` sends it) and is only warned about.
   static func take(
-    json: Bool, on store: SQLiteStore, _ step: () async throws -> SessionEngine.Step
+    json: Bool, on store: any DurableStore, _ step: () async throws -> SessionEngine.Step
   ) async throws {
     let taken: SessionEngine.Step
     do {
@@ -87,23 +87,9 @@ struct StepPrinter {
 
 extension SessionEngine {
   /// The engine of the store commands: the 2FA catalog, the wall clock.
-  init(commandsOn store: SQLiteStore) {
+  init(commandsOn store: any DurableStore) {
     // The store's clock: a dry-run store's may have been moved forward (store tick --at).
     self.init(store: store, catalog: AccountSecurityCatalog.catalog, clock: store.clock)
-  }
-}
-
-extension SQLiteStore {
-  /// What a committed step queued for delivery (destinations masked), for its trace.
-  func queued(by step: SessionEngine.Step) async throws -> [OutboundMessage] {
-    guard step.accepted else { return [] }
-    return try await query(
-      "SELECT channel, destination, key FROM outbox WHERE key LIKE '\(step.session.id):\(step.session.seq):%' ORDER BY created_at, key"
-    ).map { row in
-      OutboundMessage(
-        channel: OutboundMessage.Channel(rawValue: row[0]) ?? .sms, destination: row[1], body: "",
-        sentAt: 0, code: nil, key: row[2])
-    }
   }
 }
 
@@ -138,7 +124,7 @@ struct SessionStartCommand: AsyncParsableCommand {
 
   func run() async throws {
     let compiled = try FlowInput.flow(flow)
-    let opened = try store.open()
+    let opened = try await store.open()
     let engine = SessionEngine(commandsOn: opened)
     let subjects = ["actor": actor, "target": target ?? actor]
     try await StepPrinter.take(json: json, on: opened) {
@@ -199,7 +185,7 @@ struct SessionSendCommand: AsyncParsableCommand {
       }
       fields[name] = .string(String(pair[pair.index(after: equals)...]))
     }
-    let opened = try store.open()
+    let opened = try await store.open()
     let engine = SessionEngine(commandsOn: opened)
     try await StepPrinter.take(json: json, on: opened) {
       try await engine.send(session: id, event: event, payload: fields, expectedSeq: seq)
@@ -231,7 +217,7 @@ struct SessionShowCommand: AsyncParsableCommand {
   var json = false
 
   func run() async throws {
-    let opened = try store.open()
+    let opened = try await store.open()
     let engine = SessionEngine(commandsOn: opened)
     let row: StoredSession
     let flow: CompiledFlow

@@ -2,6 +2,7 @@ import AccountSecurity
 import ArgumentParser
 import FlowEngine
 import Foundation
+import PostgresStore
 import SQLiteStore
 
 /// `flowctl store`: make and inspect store files, where sessions live between processes.
@@ -28,31 +29,49 @@ struct StoreCommand: ParsableCommand {
   )
 }
 
-struct StoreInitCommand: ParsableCommand {
+struct StoreInitCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "init",
     abstract:
       "Create a store (dry-run, or --live) with a world file's accounts, users and call routes.",
     discussion: """
-      The store gets a new random key, written to PATH.key (readable by its owner
-      only; the environment variable FLOWENGINE_STORE_KEY, 64 hex digits, may hold
-      it instead). The key signs the store's sessions (a row changed by hand is
-      refused), keys its code hashes and seals its outbox; the store file keeps
-      none of it, so keep the key apart from copies of the file. Deliveries go to
-      simulated inboxes (flowctl store inbox).
+      PATH is a SQLite file, or a PostgreSQL database URL
+      (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE) for several processes:
+      the schema is created there (migrations versioned like SQLite's; a binary
+      refuses a schema newer than it knows).
 
-      Exit status: 0 created; 1 the world file is invalid or the file exists
-      (without --force); 5 the file cannot be written.
+      The store gets a new random key, written to PATH.key for a file, or to
+      --key-file (readable by its owner only; the environment variable
+      FLOWENGINE_STORE_KEY, 64 hex digits, may hold it instead). The key signs the
+      store's sessions (a row changed by hand is refused), keys its code hashes
+      and seals its outbox; the store keeps none of it, so keep the key apart from
+      copies of the data. Every command on a database store takes the same
+      --key-file. A dry-run store delivers to simulated inboxes (flowctl store
+      inbox); a --live one to real providers (flowctl serve --sms-endpoint …).
+
+      Examples:
+        flowctl store init build/team.sqlite --world examples/team.yaml
+        flowctl store init postgres://flow@127.0.0.1:5432/flowengine \\
+          --world examples/team.yaml --key-file build/pg.key
+
+      Exit status: 0 created; 1 the world file is invalid or the store exists
+      (without --force); 5 the store cannot be written.
       """
   )
 
-  @Argument(help: "The store file to create.", completion: .file())
+  @Argument(help: "The store to create: a file, or a postgres:// URL.", completion: .file())
   var path: String
 
   @Option(help: "The world file (schemas/world.schema.json).")
   var world: String
 
-  @Flag(help: "Replace an existing file.")
+  @Option(
+    name: .customLong("key-file"),
+    help: ArgumentHelp(
+      "Where to write the new key (default PATH.key; required for a URL).", valueName: "FILE"))
+  var keyFile: String?
+
+  @Flag(help: "Replace an existing store (a database: every table of its public schema).")
   var force = false
 
   @Flag(
@@ -62,24 +81,36 @@ struct StoreInitCommand: ParsableCommand {
       """)
   var live = false
 
-  func run() throws {
+  func run() async throws {
     let state = try FlowInput.world(world)
+    let database = PostgresStore.isURL(path)
+    guard let keyPath = keyFile ?? (database ? nil : StoreKeyFile.path(for: path)) else {
+      Terminal.writeError(
+        "error: a database store needs --key-file FILE: where its key is written\n")
+      throw ExitCode(1)
+    }
     do {
       let key = SessionKey.random()
-      if !force, FileManager.default.fileExists(atPath: StoreKeyFile.path(for: path)) {
+      if !force, FileManager.default.fileExists(atPath: keyPath) {
         throw StoreError(
-          "\(StoreKeyFile.path(for: path)) already exists; use --force to replace the store and its key"
-        )
+          "\(keyPath) already exists; use --force to replace the store and its key")
       }
-      _ = try SQLiteStore.create(
-        path: path, world: state, kind: live ? .live : .dryRun, force: force, key: key)
-      try StoreKeyFile.write(key, for: path)
+      let kind: StoreKind = live ? .live : .dryRun
+      if database {
+        let store = try await PostgresStore.create(
+          url: path, world: state, kind: kind, force: force, key: key)
+        await store.close()
+      } else {
+        _ = try SQLiteStore.create(path: path, world: state, kind: kind, force: force, key: key)
+      }
+      try StoreKeyFile.write(key, to: keyPath)
     } catch let error as StoreError {
       Terminal.writeError("error: \(error)\n")
-      throw ExitCode(error.message.contains("already exists") ? 1 : 5)
+      throw ExitCode(error.message.contains("already") ? 1 : 5)
     }
+    let shown = database ? ((try? PostgresStore.redacted(path)) ?? "the database") : path
     print(
-      "created \(live ? "live" : "dry-run") store \(path): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes; key in \(StoreKeyFile.path(for: path))"
+      "created \(live ? "live" : "dry-run") store \(shown): \(state.accounts.count) accounts, \(state.users.count) users, \(state.routes.count) call routes; key in \(keyPath)"
     )
   }
 }
@@ -96,8 +127,14 @@ struct StoreInboxCommand: AsyncParsableCommand {
       """
   )
 
-  @Argument(help: "The store file.", completion: .file())
+  @Argument(
+    help: "The store: a SQLite file, or a postgres:// URL.", completion: .file())
   var path: String
+
+  @Option(
+    name: .customLong("key-file"),
+    help: ArgumentHelp("The store's key file (default PATH.key for a file).", valueName: "FILE"))
+  var keyFile: String?
 
   @Argument(help: "A phone number (E.164, +15550100001) or an email address.")
   var destination: String
@@ -106,7 +143,7 @@ struct StoreInboxCommand: AsyncParsableCommand {
   var lastCode = false
 
   func run() async throws {
-    let store = try StoreOptions.open(path)
+    let store = try await StoreOptions.open(path, keyFile: keyFile)
     do {
       let destination =
         (try? PhoneNumber(parsing: self.destination).e164) ?? self.destination
@@ -142,8 +179,14 @@ struct StoreAuditCommand: AsyncParsableCommand {
       """
   )
 
-  @Argument(help: "The store file.", completion: .file())
+  @Argument(
+    help: "The store: a SQLite file, or a postgres:// URL.", completion: .file())
   var path: String
+
+  @Option(
+    name: .customLong("key-file"),
+    help: ArgumentHelp("The store's key file (default PATH.key for a file).", valueName: "FILE"))
+  var keyFile: String?
 
   @Option(help: "Only the entries of this session.")
   var session: String?
@@ -152,7 +195,7 @@ struct StoreAuditCommand: AsyncParsableCommand {
   var json = false
 
   func run() async throws {
-    let store = try StoreOptions.open(path)
+    let store = try await StoreOptions.open(path, keyFile: keyFile)
     do {
       for entry in try await store.audit(session: session) {
         if json {
@@ -183,11 +226,17 @@ struct StoreDispatchCommand: AsyncParsableCommand {
       """
   )
 
-  @Argument(help: "The store file.", completion: .file())
+  @Argument(
+    help: "The store: a SQLite file, or a postgres:// URL.", completion: .file())
   var path: String
 
+  @Option(
+    name: .customLong("key-file"),
+    help: ArgumentHelp("The store's key file (default PATH.key for a file).", valueName: "FILE"))
+  var keyFile: String?
+
   func run() async throws {
-    let store = try StoreOptions.open(path)
+    let store = try await StoreOptions.open(path, keyFile: keyFile)
     do {
       let count = try await store.dispatch()
       print("delivered \(count), \(try await store.pendingDeliveries()) pending")
@@ -223,8 +272,14 @@ struct StoreTickCommand: AsyncParsableCommand {
       """
   )
 
-  @Argument(help: "The store file.", completion: .file())
+  @Argument(
+    help: "The store: a SQLite file, or a postgres:// URL.", completion: .file())
   var path: String
+
+  @Option(
+    name: .customLong("key-file"),
+    help: ArgumentHelp("The store's key file (default PATH.key for a file).", valueName: "FILE"))
+  var keyFile: String?
 
   @Option(
     help: ArgumentHelp(
@@ -235,7 +290,7 @@ struct StoreTickCommand: AsyncParsableCommand {
   var json = false
 
   func run() async throws {
-    let store = try StoreOptions.open(path)
+    let store = try await StoreOptions.open(path, keyFile: keyFile)
     if let at {
       guard let time = Self.parse(at) else {
         Terminal.writeError(

@@ -2,11 +2,16 @@ import AccountSecurity
 import ArgumentParser
 import FlowEngine
 import Foundation
+import PostgresStore
 import SQLiteStore
 
-/// The options every command on a store file takes.
+/// The options every command on a store takes.
 struct StoreOptions: ParsableArguments {
-  @Option(name: .customLong("store"), help: "The store file (made by flowctl store init).")
+  @Option(
+    name: .customLong("store"),
+    help: ArgumentHelp(
+      "The store: a SQLite file (made by flowctl store init), or a PostgreSQL URL (postgres://user@host:port/db).",
+      valueName: "PATH|URL"))
   var path: String
 
   @Option(
@@ -15,18 +20,31 @@ struct StoreOptions: ParsableArguments {
       valueName: "full|normal"))
   var synchronous: SQLiteSynchronous = .full
 
+  @Option(
+    name: .customLong("key-file"),
+    help: ArgumentHelp(
+      "The store's key file (default: PATH.key for a file; a URL needs this or FLOWENGINE_STORE_KEY).",
+      valueName: "FILE"))
+  var keyFile: String?
+
   /// Opens the store, or prints why not and exits 5 (1 when the file is missing).
-  func open() throws -> SQLiteStore {
-    try Self.open(path, synchronous: synchronous)
+  func open() async throws -> any DurableStore {
+    try await Self.open(path, synchronous: synchronous, keyFile: keyFile)
   }
 
-  static func open(_ path: String, synchronous: SQLiteSynchronous = .full) throws -> SQLiteStore {
+  static func open(
+    _ path: String, synchronous: SQLiteSynchronous = .full, keyFile: String? = nil
+  ) async throws -> any DurableStore {
     do {
+      if PostgresStore.isURL(path) {
+        let key = try StoreKeyFile.read(for: path, file: keyFile)
+        return try await PostgresStore.open(url: path, key: key)
+      }
       guard FileManager.default.fileExists(atPath: path) else {
         throw StoreError("no store at \(path) (create one with flowctl store init)")
       }
-      return try SQLiteStore.open(
-        path: path, key: try StoreKeyFile.read(for: path), synchronous: synchronous.setting)
+      let key = try StoreKeyFile.read(for: path, file: keyFile)
+      return try SQLiteStore.open(path: path, key: key, synchronous: synchronous.setting)
     } catch let error as StoreError {
       Terminal.writeError("error: \(error)\n")
       throw ExitCode(error.message.hasPrefix("no store at") ? 1 : 5)
@@ -79,14 +97,21 @@ enum StoreKeyFile {
 
   static func path(for store: String) -> String { store + ".key" }
 
-  static func read(for store: String) throws -> SessionKey {
+  /// The key of a store: FLOWENGINE_STORE_KEY, else `file`, else PATH.key beside a file
+  /// store (a database URL has no "beside": it needs one of the first two).
+  static func read(for store: String, file: String? = nil) throws -> SessionKey {
     let text: String
     if let value = ProcessInfo.processInfo.environment[environment], !value.isEmpty {
       text = value
     } else {
-      guard let data = FileManager.default.contents(atPath: path(for: store)) else {
+      guard let keyFile = file ?? (PostgresStore.isURL(store) ? nil : path(for: store)) else {
         throw StoreError(
-          "no key for \(store): expected \(path(for: store)) (made by flowctl store init) or \(environment)"
+          "no key for the database store: give --key-file FILE (made by flowctl store init) or set \(environment)"
+        )
+      }
+      guard let data = FileManager.default.contents(atPath: keyFile) else {
+        throw StoreError(
+          "no key for \(store): expected \(keyFile) (made by flowctl store init) or \(environment)"
         )
       }
       text = String(decoding: data, as: UTF8.self)
@@ -98,8 +123,7 @@ enum StoreKeyFile {
   }
 
   /// Writes a new key beside the store, readable by its owner only.
-  static func write(_ key: SessionKey, for store: String) throws {
-    let file = path(for: store)
+  static func write(_ key: SessionKey, to file: String) throws {
     try? FileManager.default.removeItem(atPath: file)
     guard
       FileManager.default.createFile(

@@ -47,7 +47,7 @@ struct DeliveryRetryTests {
       flow: Array(try text(ownFlow).utf8), subjects: ["actor": "ada", "target": "ada"])
     _ = try await engine.send(session: started.session.id, event: "disable2FA", payload: [:])
     let provider = FlakyProvider(failures: 2)
-    let policy = SQLiteStore.RetryPolicy(attempts: 5, backoff: 2)
+    let policy = DeliveryRetry(attempts: 5, backoff: 2)
     #expect(policy.wait(after: 1) == 2 && policy.wait(after: 2) == 4 && policy.wait(after: 3) == 8)
 
     #expect(try await store.dispatch(to: provider, retry: policy) == 0)
@@ -83,7 +83,7 @@ struct DeliveryRetryTests {
       flow: Array(try text(ownFlow).utf8), subjects: ["actor": "ada", "target": "ada"])
     _ = try await engine.send(session: started.session.id, event: "disable2FA", payload: [:])
     let provider = FlakyProvider(failures: 100)
-    let policy = SQLiteStore.RetryPolicy(attempts: 3, backoff: 1)
+    let policy = DeliveryRetry(attempts: 3, backoff: 1)
     for _ in 0..<10 {
       _ = try await store.dispatch(to: provider, retry: policy)
       clock.advance(by: 60)

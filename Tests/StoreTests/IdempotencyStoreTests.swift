@@ -21,7 +21,7 @@ struct IdempotencyStoreTests {
     "the same key and request replay the first answer with no new step; another request is refused",
     arguments: StoreKind.allCases)
   func replays(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(ownFlow, actor: "ada").session.id
     let first = try await store.engine.send(
       session: id, event: "disable2FA", payload: [:], idempotency: Self.key("k1", digest: "a"))
@@ -79,7 +79,7 @@ struct IdempotencyStoreTests {
     "two racing requests with one key: one step, the other replays its answer",
     arguments: StoreKind.allCases)
   func racing(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
     let engine = store.engine
     let answers = try await withThrowingTaskGroup(of: SessionEngine.Answer.self) { group in

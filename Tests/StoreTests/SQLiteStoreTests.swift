@@ -12,7 +12,7 @@ struct SQLiteStoreTests {
   /// changed body, or another session's valid body copied onto the row, is refused.
   @Test("a session row changed by hand is refused")
   func tamperedRowsAreRefused() async throws {
-    let store = try StoreFixture(.sqlite)
+    let store = try await StoreFixture(.sqlite)
     let sqlite = try #require(store.sqlite)
     let denied = try await store.start(teamFlow, actor: "tess", target: "mia")
     #expect(denied.session.outcome == "denied")
@@ -57,7 +57,7 @@ struct SQLiteStoreTests {
   @Test("WAL, synchronous as configured, integrity ok, and the schema through the migrator")
   func settings() async throws {
     for (setting, expected) in [(SQLiteStore.Synchronous.full, "2"), (.normal, "1")] {
-      let store = try StoreFixture(.sqlite, synchronous: setting)
+      let store = try await StoreFixture(.sqlite, synchronous: setting)
       let sqlite = try #require(store.sqlite)
       #expect(try await sqlite.query("PRAGMA journal_mode") == [["wal"]])
       #expect(try await sqlite.query("PRAGMA synchronous") == [[expected]])
@@ -71,7 +71,7 @@ struct SQLiteStoreTests {
 
   @Test("no code and no key rest in the file; codes are keyed hashes, the outbox is sealed")
   func noCodeAtRest() async throws {
-    let store = try StoreFixture(.sqlite)
+    let store = try await StoreFixture(.sqlite)
     let sqlite = try #require(store.sqlite)
     let id = try await store.start(ownFlow, actor: "ada").session.id
     _ = try await store.engine.send(session: id, event: "disable2FA", payload: [:])
@@ -115,7 +115,7 @@ struct SQLiteStoreTests {
   /// store); the staged new number of a session is the one the issue allows in a row.
   @Test("no full phone number rests outside the profile")
   func numbersOnlyInTheProfile() async throws {
-    let store = try StoreFixture(.sqlite)
+    let store = try await StoreFixture(.sqlite)
     let sqlite = try #require(store.sqlite)
     let own = try await store.start(ownFlow, actor: "ada").session.id
     try await store.send(own, "disable2FA")
@@ -141,8 +141,8 @@ struct SQLiteStoreTests {
   }
 
   @Test("a store opened with another key is refused")
-  func wrongKey() throws {
-    let store = try StoreFixture(.sqlite)
+  func wrongKey() async throws {
+    let store = try await StoreFixture(.sqlite)
     let path = try #require(store.sqlite).path
     #expect(throws: StoreError("the key given for \(path) is not this store's key")) {
       try SQLiteStore.open(path: path, key: .random())
@@ -177,7 +177,7 @@ struct SQLiteStoreTests {
 struct SQLiteFailureTests {
   @Test("a store locked past its timeout throws a store error and changes nothing")
   func lockedPastTheTimeout() async throws {
-    let store = try StoreFixture(.sqlite)
+    let store = try await StoreFixture(.sqlite)
     let path = try #require(store.sqlite).path
     let id = try await store.start(ownFlow, actor: "ada").session.id
     let impatient = try SQLiteStore.open(

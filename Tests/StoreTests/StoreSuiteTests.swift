@@ -11,7 +11,7 @@ struct StoreSuiteTests {
   @Test(
     "the own-number procedure, one step per call, ends completed", arguments: StoreKind.allCases)
   func ownNumberHappyPath(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let started = try await store.start(ownFlow, actor: "ada")
     let id = started.session.id
     #expect(started.session.seq == 1)
@@ -43,7 +43,7 @@ struct StoreSuiteTests {
 
   @Test("a rejected event changes nothing but is audited", arguments: StoreKind.allCases)
   func rejectionChangesNothing(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(ownFlow, actor: "ada").session.id
     let before = try await store.row(id)
     let step = try await store.send(id, "editPhone", ["phone": .string("+15550109999")])
@@ -56,7 +56,7 @@ struct StoreSuiteTests {
   @Test(
     "a stale seq is a conflict that changes nothing and is audited", arguments: StoreKind.allCases)
   func staleSeqConflicts(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(ownFlow, actor: "ada").session.id
     try await store.send(id, "disable2FA", seq: 1)
     let before = try await store.row(id)
@@ -72,7 +72,7 @@ struct StoreSuiteTests {
 
   @Test("an unknown session is a typed failure", arguments: StoreKind.allCases)
   func unknownSession(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     await #expect(throws: SessionEngine.Failure.unknownSession("nope")) {
       try await store.send("nope", "cancel")
     }
@@ -88,7 +88,7 @@ struct StoreSuiteTests {
     "a failed verification stays counted when the rest of its step rolls back",
     arguments: StoreKind.allCases)
   func failedVerificationsSurviveRollback(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let flow = try resendOnWrongCode()
     let id = try await store.start(text: flow, actor: "ada").session.id
     try await store.send(id, "disable2FA")
@@ -112,7 +112,7 @@ struct StoreSuiteTests {
   /// 2FA on; the older session, which disabled 2FA, cannot then save yet another number.
   @Test("a session whose facts changed under it stops", arguments: StoreKind.allCases)
   func factsAreReadAtEveryStep(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let first = try await store.start(ownFlow, actor: "ada").session.id
     try await store.send(first, "disable2FA")
     let code = try #require(try await store.lastCode(to: "+15550100001"))
@@ -140,7 +140,7 @@ struct StoreSuiteTests {
   @Test("after its maximum age every event is rejected as expired", arguments: StoreKind.allCases)
   func sessionsExpire(_ kind: StoreKind) async throws {
     // The team-member flow declares no deadline: the engine's maximum age ends its sessions.
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
     #expect(try await store.row(id).expiresAt == store.clock.now() + 3_600)
     store.clock.advance(by: 3_599)
@@ -163,7 +163,7 @@ struct StoreSuiteTests {
   /// signed.
   @Test("a stored session holds no facts and is signed", arguments: StoreKind.allCases)
   func rowsHoldNoFacts(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
     try await store.send(id, "editPhone", ["phone": .string("+15550109999")])
     let row = try await store.row(id)
@@ -184,7 +184,7 @@ struct StoreSuiteTests {
   /// A session continues on the text it started on; a new text serves new sessions.
   @Test("sessions are pinned to their flow text", arguments: StoreKind.allCases)
   func pinning(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let original = try text(ownFlow)
     let old = try await store.start(text: original, actor: "ada").session
     // The product team renames a state and lowers the limit.
@@ -204,7 +204,7 @@ struct StoreSuiteTests {
   /// SECURITY.md 24.
   @Test("session ids are 128-bit random", arguments: StoreKind.allCases)
   func sessionIDs(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     var ids: Set<String> = []
     for _ in 0..<20 {
       let id = try await store.start(ownFlow, actor: "ada").session.id
@@ -241,7 +241,7 @@ struct AuditConcurrencyTests {
     "every step of many concurrent sessions is audited once, rolled back or not",
     arguments: StoreKind.allCases)
   func noEntryIsLost(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     // Ada's sessions keep asking for a code inside the cooldown (rolled back: action-failed);
     // Ada's team sessions for Tess keep editing (committed).
     let own = try await store.start(ownFlow, actor: "ada").session.id
@@ -287,7 +287,7 @@ struct AuditConcurrencyTests {
   @Test(
     "a step that would break a check is rejected and keeps nothing", arguments: StoreKind.allCases)
   func checksAreEnforced(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start("Tests/Fixtures/blind-spots/duration-field.yaml", actor: "ada")
       .session.id
     try await store.send(id, "snooze", ["for": .string("5m")])

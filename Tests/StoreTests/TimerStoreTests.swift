@@ -15,7 +15,7 @@ struct TimerStoreTests {
 
   @Test("the idle timeout fires once, at 15 minutes and not at 14", arguments: StoreKind.allCases)
   func idleTimeoutFiresOnce(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await started(store)
     let due = store.clock.now() + 900
     #expect(try await store.row(id).dueAt == due)
@@ -43,7 +43,7 @@ struct TimerStoreTests {
     "entering a state restarts its timer; a timer of a state left is void",
     arguments: StoreKind.allCases)
   func reentryRestarts(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await started(store)
     try await store.send(id, "disable2FA")
     store.clock.advance(by: 10 * 60)
@@ -63,7 +63,7 @@ struct TimerStoreTests {
     "an event after the due time fires the timer first, then is judged",
     arguments: StoreKind.allCases)
   func lateEventFiresTimersFirst(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await started(store)
     try await store.send(id, "disable2FA")
     let code = try #require(try await store.lastCode(to: "+15550100001"))
@@ -82,7 +82,7 @@ struct TimerStoreTests {
 
   @Test("the deadline ends a session that stayed busy", arguments: StoreKind.allCases)
   func deadline(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await started(store)
     try await store.send(id, "disable2FA")
     for _ in 0..<5 {
@@ -103,7 +103,7 @@ struct TimerStoreTests {
     "a due timer of a session the flow text ended differently is void",
     arguments: StoreKind.allCases)
   func voidAfterMovingOn(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await started(store)
     store.clock.advance(by: 10 * 60)
     try await store.send(id, "cancel")
@@ -115,7 +115,7 @@ struct TimerStoreTests {
 
   @Test("many due timers fire in due order, in batches", arguments: StoreKind.allCases)
   func manyInOrder(_ kind: StoreKind) async throws {
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     var ids: [String] = []
     for _ in 0..<30 {
       ids.append(try await started(store))
@@ -161,7 +161,7 @@ struct ExpiredCodeTests {
     arguments: StoreKind.allCases)
   func expiredCode(_ kind: StoreKind) async throws {
     #expect(Self.resending.contains("when: verifyCode.expired"))
-    let store = try StoreFixture(kind)
+    let store = try await StoreFixture(kind)
     let id = try await store.start(text: Self.resending, actor: "ada").session.id
     try await store.send(id, "disable2FA")
     let first = try #require(try await store.lastCode(to: "+15550100001"))

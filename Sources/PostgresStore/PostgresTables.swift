@@ -1,0 +1,282 @@
+internal import AccountSecurity
+internal import FlowEngine
+internal import Foundation
+internal import PostgresNIO
+
+/// The 2FA domain's tables in PostgreSQL, for the actions of one step, inside its transaction.
+final class PostgresTables: AccountSecurityTables {
+  let link: PostgresLink
+  let sealer: OutboxSealer
+  private(set) var survivors: [Survivor] = []
+  private var deliveriesInStep: [String: Int] = [:]
+  /// Users read in this transaction, with their version; dropped when saved (the triggers
+  /// change the version).
+  private var users: [String: (user: User, version: Int)] = [:]
+  /// Users this transaction saved: known, but their version (raised by a trigger) is not.
+  private var saved: [String: User] = [:]
+
+  init(link: PostgresLink, sealer: OutboxSealer) {
+    self.link = link
+    self.sealer = sealer
+  }
+
+  func user(_ id: String) throws -> User? {
+    if let known = saved[id] { return known }
+    return try load(id)?.user
+  }
+
+  func accountName(_ id: String) throws -> String? {
+    try link.rows("SELECT name FROM accounts WHERE id = $1", [.text(id)]).first?.text("name")
+  }
+
+  private func load(_ id: String) throws -> (user: User, version: Int)? {
+    if let cached = users[id] { return cached }
+    guard
+      let row = try link.rows(
+        """
+        SELECT u.id, u.name, u.role, u.account, u.email, u.version, p.e164, p.verified,
+          t.enabled, t.channel
+        FROM users u JOIN phone_numbers p ON p.user_id = u.id
+        JOIN two_factor_settings t ON t.user_id = u.id WHERE u.id = $1
+        """, [.text(id)]
+      ).first
+    else { return nil }
+    guard let role = Role(rawValue: try row.text("role")),
+      let channel = Channel(rawValue: try row.text("channel")),
+      let number = try? PhoneNumber(parsing: try row.text("e164"))
+    else {
+      throw StoreIntegrityError("user \(id) has a row this version cannot read")
+    }
+    let user = User(
+      id: try row.text("id"), name: try row.text("name"), role: role,
+      account: try row.text("account"), phone: number, email: try row.text("email"),
+      twoFactor: TwoFactorSettings(enabled: try row.bool("enabled"), channel: channel),
+      phoneVerified: try row.bool("verified"))
+    let loaded = (user: user, version: try row.int("version"))
+    users[id] = loaded
+    return loaded
+  }
+
+  func saveUser(_ user: User) throws {
+    guard let known = users[user.id]?.user ?? saved[user.id] else {
+      users[user.id] = nil
+      try Self.save(user, on: link)
+      return
+    }
+    if known == user { return }
+    users[user.id] = nil
+    defer { saved[user.id] = user }
+    if known.name != user.name || known.role != user.role || known.account != user.account
+      || known.email != user.email
+    {
+      try link.execute(
+        "UPDATE users SET name = $1, role = $2, account = $3, email = $4 WHERE id = $5",
+        [
+          .text(user.name), .text(user.role.rawValue), .text(user.account), .text(user.email),
+          .text(user.id),
+        ])
+    }
+    if known.phone != user.phone || known.phoneVerified != user.phoneVerified {
+      try link.execute(
+        "UPDATE phone_numbers SET e164 = $1, verified = $2 WHERE user_id = $3",
+        [.text(user.phone.e164), .bool(user.phoneVerified), .text(user.id)])
+    }
+    if known.twoFactor != user.twoFactor {
+      try link.execute(
+        "UPDATE two_factor_settings SET enabled = $1, channel = $2 WHERE user_id = $3",
+        [.bool(user.twoFactor.enabled), .text(user.twoFactor.channel.rawValue), .text(user.id)])
+    }
+  }
+
+  func version(of user: String) throws -> Int? {
+    if let known = saved[user] {
+      guard
+        let version = try link.rows("SELECT version FROM users WHERE id = $1", [.text(user)])
+          .first?.int("version")
+      else { return nil }
+      users[user] = (known, version)
+      saved[user] = nil
+      return version
+    }
+    return try load(user)?.version
+  }
+
+  /// Forgets what was read (after a savepoint rolled back, the rows may be older again).
+  func forgetUsers() {
+    users = [:]
+    saved = [:]
+  }
+
+  static func save(_ user: User, on link: PostgresLink) throws {
+    try link.execute(
+      """
+      INSERT INTO users (id, name, role, account, email) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
+        account = excluded.account, email = excluded.email
+      """,
+      [
+        .text(user.id), .text(user.name), .text(user.role.rawValue), .text(user.account),
+        .text(user.email),
+      ])
+    try link.execute(
+      """
+      INSERT INTO phone_numbers (user_id, e164, verified) VALUES ($1, $2, $3)
+      ON CONFLICT (user_id) DO UPDATE SET e164 = excluded.e164, verified = excluded.verified
+      """, [.text(user.id), .text(user.phone.e164), .bool(user.phoneVerified)])
+    try link.execute(
+      """
+      INSERT INTO two_factor_settings (user_id, enabled, channel) VALUES ($1, $2, $3)
+      ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, channel = excluded.channel
+      """,
+      [.text(user.id), .bool(user.twoFactor.enabled), .text(user.twoFactor.channel.rawValue)])
+  }
+
+  func activeCodes(of user: String) throws -> [IssuedCode] {
+    try link.rows(
+      "SELECT * FROM codes WHERE user_id = $1 AND NOT used AND NOT invalidated ORDER BY id",
+      [.text(user)]
+    ).map(code)
+  }
+
+  private func code(_ row: PostgresRandomAccessRow) throws -> IssuedCode {
+    let purpose = try row.text("purpose")
+    guard let parsed = CodePurpose(rawValue: purpose) else {
+      throw StoreIntegrityError("a code has the unknown purpose '\(purpose)'")
+    }
+    var code = IssuedCode(
+      id: try row.int("id"), user: try row.text("user_id"), purpose: parsed,
+      session: try row.text("session"),
+      destination: try sealer.openText(try row.bytes("destination")), salt: try row.bytes("salt"),
+      hash: try row.bytes("hash"), issuedAt: try row.int("issued_at"),
+      expiresAt: try row.int("expires_at"))
+    code.used = try row.bool("used")
+    code.invalidated = try row.bool("invalidated")
+    return code
+  }
+
+  func insertCode(_ code: IssuedCode) throws -> Int {
+    let row = try link.rows(
+      """
+      INSERT INTO codes (user_id, purpose, session, destination, salt, hash, issued_at,
+        expires_at, used, invalidated)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+      """,
+      [
+        .text(code.user), .text(code.purpose.rawValue), .text(code.session),
+        .bytes(try sealer.sealText(code.destination)), .bytes(code.salt), .bytes(code.hash),
+        .int(code.issuedAt), .int(code.expiresAt), .bool(code.used), .bool(code.invalidated),
+      ]
+    ).first
+    guard let id = try row?.int("id") else { throw PostgresStoreError("no id for a new code") }
+    return id
+  }
+
+  func updateCode(_ code: IssuedCode) throws {
+    try link.execute(
+      "UPDATE codes SET used = $1, invalidated = $2 WHERE id = $3",
+      [.bool(code.used), .bool(code.invalidated), .int(code.id)])
+  }
+
+  /// The destination of a code rests sealed (no full number outside the profile tables), so
+  /// the few used codes of the session are opened and compared here.
+  func hasUsedCode(user: String, destination: String, session: String) throws -> Bool {
+    try link.rows(
+      "SELECT destination FROM codes WHERE session = $1 AND user_id = $2 AND used",
+      [.text(session), .text(user)]
+    ).contains { try sealer.openText(try $0.bytes("destination")) == destination }
+  }
+
+  func failures(_ key: String) throws -> Int {
+    try link.rows("SELECT count FROM failure_counters WHERE key = $1", [.text(key)]).first?.int(
+      "count") ?? 0
+  }
+
+  func setFailures(_ key: String, _ count: Int) throws {
+    try link.execute(
+      """
+      INSERT INTO failure_counters (key, count) VALUES ($1, $2)
+      ON CONFLICT (key) DO UPDATE SET count = excluded.count
+      """, [.text(key), .int(count)])
+  }
+
+  func lastSend(_ key: String) throws -> Int? {
+    try link.rows("SELECT at FROM last_sends WHERE key = $1", [.text(key)]).first?.int("at")
+  }
+
+  func setLastSend(_ key: String, _ time: Int) throws {
+    try link.execute(
+      """
+      INSERT INTO last_sends (key, at) VALUES ($1, $2)
+      ON CONFLICT (key) DO UPDATE SET at = excluded.at
+      """, [.text(key), .int(time)])
+  }
+
+  /// Outbox rows: the message sealed with the store's key (a code never rests in clear), sent
+  /// after the step commits by the dispatcher of whichever process claims it.
+  func deliver(_ message: OutboundMessage) throws {
+    var message = message
+    let index = deliveriesInStep[message.key, default: 0]
+    deliveriesInStep[message.key] = index + 1
+    message.key += ":\(index)"
+    try link.execute(
+      """
+      INSERT INTO outbox (key, channel, destination, sealed, created_at)
+      VALUES ($1, $2, $3, $4, $5)
+      """,
+      [
+        .text(message.key), .text(message.channel.rawValue),
+        .text(PhoneNumber.mask(message.destination)), .bytes(try sealer.seal(message)),
+        .int(message.sentAt),
+      ])
+  }
+
+  func audit(_ entry: AuditEntry) throws {
+    try Self.insert(entry, on: link)
+  }
+
+  static func insert(_ entry: AuditEntry, on link: PostgresLink) throws {
+    try link.execute(
+      """
+      INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      """,
+      [
+        .text(entry.time), .text(entry.kind.rawValue), .text(entry.actor), .text(entry.target),
+        .text(entry.account), .text(entry.flow), .text(entry.session), .text(entry.outcome),
+        .text(entry.detail),
+      ])
+  }
+
+  func lastPhoneChange(user: String, session: String) throws -> PhoneChange? {
+    guard
+      let row = try link.rows(
+        """
+        SELECT * FROM phone_changes WHERE session = $1 AND user_id = $2
+        ORDER BY id DESC LIMIT 1
+        """, [.text(session), .text(user)]
+      ).first
+    else { return nil }
+    guard let before = try? PhoneNumber(parsing: try sealer.openText(try row.bytes("previous"))),
+      let after = try? PhoneNumber(parsing: try sealer.openText(try row.bytes("current")))
+    else { throw StoreIntegrityError("a number change this version cannot read") }
+    return PhoneChange(
+      user: try row.text("user_id"), previous: before, current: after,
+      session: try row.text("session"), at: try row.int("at"))
+  }
+
+  func recordPhoneChange(_ change: PhoneChange) throws {
+    try link.execute(
+      """
+      INSERT INTO phone_changes (user_id, previous, current, session, at)
+      VALUES ($1, $2, $3, $4, $5)
+      """,
+      [
+        .text(change.user), .bytes(try sealer.sealText(change.previous.e164)),
+        .bytes(try sealer.sealText(change.current.e164)), .text(change.session), .int(change.at),
+      ])
+  }
+
+  func survive(_ survivor: Survivor) {
+    survivors.append(survivor)
+  }
+}

@@ -1,0 +1,198 @@
+internal import AccountSecurity
+internal import FlowEngine
+internal import Foundation
+internal import PostgresNIO
+
+/// One step's transaction on PostgreSQL: the session rows, the flow texts and the 2FA domain,
+/// on one connection inside one transaction. The session row is locked (`FOR UPDATE`) when a
+/// step reads it, so two processes never step one session at once; the users a step reads
+/// facts of are locked too, in id order, so their counters and settings change one step at a
+/// time; due timers are claimed with `SKIP LOCKED`, so each fires in one process.
+final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
+  let link: PostgresLink
+  let tables: PostgresTables
+  let domain: AccountSecurityDomain
+  let sessionKey: SessionKey
+  let clock: any FlowClock
+  private var lockedUsers: Set<String> = []
+  private var savepoints = 0
+
+  init(
+    link: PostgresLink, domain: AccountSecurityDomain, sessionKey: SessionKey,
+    sealer: OutboxSealer, clock: any FlowClock
+  ) {
+    self.link = link
+    self.domain = domain
+    self.sessionKey = sessionKey
+    self.clock = clock
+    self.tables = PostgresTables(link: link, sealer: sealer)
+  }
+
+  // MARK: - FlowServices
+
+  func perform(_ request: ActionRequest) throws -> [String: Value] {
+    try domain.perform(request, on: tables)
+  }
+
+  func transaction<T>(_ body: () throws -> T) throws -> T { try body() }
+
+  /// A savepoint: on failure everything since is rolled back, then the survivors are written
+  /// again.
+  func attempt<T>(_ body: () throws -> T) throws -> T {
+    let mark = tables.survivors.count
+    savepoints += 1
+    let name = "attempt_\(savepoints)"
+    try link.execute("SAVEPOINT \(name)")
+    var result: Result<T, any Error>
+    do {
+      result = .success(try body())
+      try link.execute("RELEASE SAVEPOINT \(name)")
+    } catch {
+      result = .failure(error)
+      tables.forgetUsers()
+      // A refusal (or a statement the database refused) rolls back to the savepoint, and the
+      // survivors are written again here; a lost connection fails the whole write, and the
+      // store writes them again in a transaction of its own.
+      if (try? link.execute("ROLLBACK TO SAVEPOINT \(name)")) != nil {
+        try tables.reapply(Array(tables.survivors[mark...]))
+      }
+    }
+    return try result.get()
+  }
+
+  func record(_ trace: StepTrace, of session: Session) throws {
+    try tables.audit(domain.auditEntry(for: trace, of: session, at: clock.now()))
+  }
+
+  func facts(of subjects: [String: String]) throws -> [String: Value]? {
+    try lock(subjects)
+    return try domain.facts(of: subjects, in: tables)
+  }
+
+  func factsVersion(of subjects: [String: String]) throws -> [Int]? {
+    try lock(subjects)
+    return try domain.factsVersion(of: subjects, in: tables)
+  }
+
+  /// Locks the users a step reads, in id order (two steps never wait on each other in a
+  /// cycle).
+  private func lock(_ subjects: [String: String]) throws {
+    let wanted = Set(subjects.values).subtracting(lockedUsers).sorted()
+    guard !wanted.isEmpty else { return }
+    for id in wanted {
+      try link.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [.text(id)])
+    }
+    lockedUsers.formUnion(wanted)
+  }
+
+  // MARK: - Rows
+
+  func session(_ id: String) throws -> StoredSession? {
+    guard
+      let row = try link.rows(
+        """
+        SELECT s.*, f.flow_id, f.version, f.content_hash FROM sessions s
+        JOIN flows f ON f.id = s.flow WHERE s.id = $1 FOR UPDATE OF s
+        """, [.text(id)]
+      ).first
+    else { return nil }
+    return StoredSession(
+      id: try row.text("id"), flowID: try row.text("flow_id"), flowVersion: try row.int("version"),
+      contentHash: try row.text("content_hash"), state: try row.text("state"),
+      outcome: try row.optionalText("outcome"), seq: try row.int("seq"),
+      actor: try row.text("actor"), startedAt: try row.int("started_at"),
+      updatedAt: try row.int("updated_at"), expiresAt: try row.int("expires_at"),
+      dueAt: try row.optionalInt("due_at"), body: try row.bytes("body"))
+  }
+
+  /// Claims due sessions: a row another process is stepping or ticking is skipped.
+  func dueSessions(at now: Int, limit: Int) throws -> [String] {
+    try link.rows(
+      """
+      SELECT id FROM sessions WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
+      FOR UPDATE SKIP LOCKED
+      """, [.int(now), .int(limit)]
+    ).map { try $0.text("id") }
+  }
+
+  func sessionValue(_ id: String) -> Session? { nil }
+
+  func insertSession(_ session: Session) throws {
+    let row = StoredSession(session, key: sessionKey)
+    try link.execute(
+      """
+      INSERT INTO sessions (id, flow, state, outcome, seq, actor, started_at, updated_at,
+        expires_at, due_at, body)
+      VALUES ($1, (SELECT id FROM flows WHERE content_hash = $2), $3, $4, $5, $6, $7, $8, $9,
+        $10, $11)
+      """,
+      [
+        .text(row.id), .text(row.contentHash), .text(row.state), .optional(row.outcome),
+        .int(row.seq), .text(row.actor), .int(row.startedAt), .int(row.updatedAt),
+        .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body),
+      ])
+  }
+
+  func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool {
+    let row = StoredSession(session, key: sessionKey)
+    return try link.execute(
+      """
+      UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4, expires_at = $5,
+        due_at = $6, body = $7
+      WHERE id = $8 AND seq = $9 RETURNING 1
+      """,
+      [
+        .text(row.state), .optional(row.outcome), .int(row.seq), .int(row.updatedAt),
+        .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body), .text(row.id),
+        .int(expectedSeq),
+      ]) == 1
+  }
+
+  func flowText(_ contentHash: String) throws -> [UInt8]? {
+    try link.rows("SELECT text FROM flows WHERE content_hash = $1", [.text(contentHash)]).first?
+      .bytes("text")
+  }
+
+  func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) throws {
+    try link.execute(
+      """
+      INSERT INTO flows (content_hash, flow_id, version, text, kept_at)
+      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING
+      """,
+      [.text(contentHash), .text(flowID), .int(version), .bytes(bytes), .int(clock.now())])
+  }
+
+  /// Takes the key's lock first: a racing request with the same key waits here until the
+  /// first one commits, then finds its answer (and takes no step).
+  func keptReply(owner: String, key: String, since: Int) throws -> KeptReply? {
+    try link.execute(
+      "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("\(owner)\n\(key)")])
+    guard
+      let row = try link.rows(
+        """
+        SELECT digest, status, body FROM idempotency
+        WHERE owner = $1 AND key = $2 AND created_at >= $3
+        """, [.text(owner), .text(key), .int(since)]
+      ).first
+    else { return nil }
+    return KeptReply(
+      digest: try row.text("digest"), status: try row.int("status"), body: try row.bytes("body"))
+  }
+
+  func keepReply(_ reply: KeptReply, owner: String, key: String, now: Int, forgetBefore: Int)
+    throws
+  {
+    try link.execute("DELETE FROM idempotency WHERE created_at < $1", [.int(forgetBefore)])
+    try link.execute(
+      """
+      INSERT INTO idempotency (owner, key, digest, status, body, created_at)
+      VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (owner, key) DO UPDATE SET digest = excluded.digest, status = excluded.status,
+        body = excluded.body, created_at = excluded.created_at
+      """,
+      [
+        .text(owner), .text(key), .text(reply.digest), .int(reply.status), .bytes(reply.body),
+        .int(now),
+      ])
+  }
+}
