@@ -23,6 +23,9 @@ enum HTTPLoad {
     var seconds = 60.0
     var lanes = 50
     var sigtermAfter: Double?
+    /// A PostgreSQL URL: the store is made there (else a SQLite file).
+    var postgres: String?
+    var processes = 1
 
     init(_ arguments: [String]) throws {
       var rest = arguments[...]
@@ -36,10 +39,12 @@ enum HTTPLoad {
         case "--seconds": seconds = Double(try value()) ?? seconds
         case "--lanes": lanes = Int(try value()) ?? lanes
         case "--sigterm-after": sigtermAfter = Double(try value())
+        case "--postgres": postgres = try value()
+        case "--processes": processes = max(1, Int(try value()) ?? 1)
         default:
           guard flowctl.isEmpty, !argument.hasPrefix("-") else {
             throw LoadError(
-              "usage: flow-bench http FLOWCTL [--rate N] [--seconds S] [--lanes N] [--sigterm-after S]"
+              "usage: flow-bench http FLOWCTL [--rate N|0] [--seconds S] [--lanes N] [--sigterm-after S] [--postgres URL] [--processes N]"
             )
           }
           flowctl = argument
@@ -78,45 +83,57 @@ enum HTTPLoad {
     }
     try world.write(
       to: folder.appendingPathComponent("world.yaml"), atomically: true, encoding: .utf8)
-    let store = folder.appendingPathComponent("load.sqlite").path
+    let store = options.postgres ?? folder.appendingPathComponent("load.sqlite").path
+    let storeKey = folder.appendingPathComponent("store.key").path
     try shell(
       options.flowctl,
-      ["store", "init", store, "--world", folder.appendingPathComponent("world.yaml").path])
+      [
+        "store", "init", store, "--world", folder.appendingPathComponent("world.yaml").path,
+        "--key-file", storeKey, "--force",
+      ])
     let keyFile = folder.appendingPathComponent("auth.key").path
     try (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined().write(
       toFile: keyFile, atomically: true, encoding: .utf8)
     let token = try shell(options.flowctl, ["token", "boss", "--auth-key", keyFile, "--ttl", "1h"])
       .trimmingCharacters(in: .whitespacesAndNewlines)
 
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: options.flowctl)
-    server.arguments = [
-      "serve", "--store", store, "--flows", "flows", "--auth-key", keyFile, "--listen",
-      "127.0.0.1:0", "--synchronous", "full", "--rate-per-user", "1000000", "--rate-per-address",
-      "1000000",
-    ]
-    let out = Pipe()
-    server.standardOutput = out
-    server.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    let exitedAt = Moment()
-    server.terminationHandler = { _ in exitedAt.mark() }
-    try server.run()
-    var line = Data()
-    while !line.contains(UInt8(ascii: "\n")) {
-      let chunk = out.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      line += chunk
+    var servers: [(process: Process, exitedAt: Moment)] = []
+    var bases: [String] = []
+    for _ in 0..<options.processes {
+      let server = Process()
+      server.executableURL = URL(fileURLWithPath: options.flowctl)
+      server.arguments = [
+        "serve", "--store", store, "--key-file", storeKey, "--flows", "flows", "--auth-key",
+        keyFile, "--listen", "127.0.0.1:0", "--synchronous", "full", "--rate-per-user", "1000000",
+        "--rate-per-address", "1000000",
+      ]
+      let out = Pipe()
+      server.standardOutput = out
+      server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+      let exitedAt = Moment()
+      server.terminationHandler = { _ in exitedAt.mark() }
+      try server.run()
+      var line = Data()
+      while !line.contains(UInt8(ascii: "\n")) {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        line += chunk
+      }
+      let text = String(decoding: line, as: UTF8.self)
+      guard
+        let port = text.split(separator: ":").last.flatMap({
+          Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        })
+      else {
+        server.terminate()
+        for other in servers { other.process.terminate() }
+        throw LoadError("serve did not start: \(text)")
+      }
+      servers.append((server, exitedAt))
+      bases.append("http://127.0.0.1:\(port)")
     }
-    let text = String(decoding: line, as: UTF8.self)
-    guard
-      let port = text.split(separator: ":").last.flatMap({
-        Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
-      })
-    else {
-      server.terminate()
-      throw LoadError("serve did not start: \(text)")
-    }
-    let base = "http://127.0.0.1:\(port)"
+    let pids = servers.map(\.process.processIdentifier)
+    let addresses = bases
 
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool = .init(
@@ -126,10 +143,14 @@ enum HTTPLoad {
     let stopped = StopFlag()
     let signalledAt = Moment()
     let started = ContinuousClock.now
-    let interval = 1.0 / options.rate
+    let interval = options.rate > 0 ? 1.0 / options.rate : 0
+    let where_ =
+      options.postgres == nil
+      ? "SQLite synchronous=FULL"
+      : "PostgreSQL, \(options.processes) process\(options.processes == 1 ? "" : "es")"
 
     print(
-      "flow-bench http: \(options.rate) events/s for \(options.seconds) s over \(options.lanes) lanes, SQLite synchronous=FULL\(options.sigtermAfter.map { ", SIGTERM after \($0) s" } ?? "")"
+      "flow-bench http: \(options.rate > 0 ? "\(options.rate) events/s" : "as fast as answered") for \(options.seconds) s over \(options.lanes) lanes, \(where_)\(options.sigtermAfter.map { ", SIGTERM after \($0) s" } ?? "")"
     )
     let samples = try await withThrowingTaskGroup(of: [Sample].self) { group in
       if let after = options.sigtermAfter {
@@ -137,16 +158,17 @@ enum HTTPLoad {
           try await Task.sleep(for: .milliseconds(Int(after * 1000)))
           stopped.raise()
           signalledAt.mark()
-          kill(server.processIdentifier, SIGTERM)
+          for pid in pids { kill(pid, SIGTERM) }
           return []
         }
       }
       for lane in 0..<options.lanes {
+        let base = addresses[lane % addresses.count]
+        let (lanes, seconds) = (options.lanes, options.seconds)
         group.addTask {
           try await Self.lane(
-            lane, member: "m\(lane + 1)", lanes: options.lanes, interval: interval,
-            seconds: options.seconds, started: started, base: base, token: token,
-            client: client, stopped: stopped)
+            lane, member: "m\(lane + 1)", lanes: lanes, interval: interval, seconds: seconds,
+            started: started, base: base, token: token, client: client, stopped: stopped)
         }
       }
       var all: [Sample] = []
@@ -155,8 +177,9 @@ enum HTTPLoad {
     }
     let elapsed = seconds(ContinuousClock.now - started)
     try await client.shutdown()
-    if options.sigtermAfter == nil { server.terminate() }
-    server.waitUntilExit()
+    if options.sigtermAfter == nil { for server in servers { server.process.terminate() } }
+    for server in servers { server.process.waitUntilExit() }
+    let exits = servers.map { $0.process.terminationStatus }
 
     let acknowledged = samples.filter { (200..<300).contains($0.status) }
     let failures = samples.filter { !(200..<300).contains($0.status) && $0.status != 0 }
@@ -175,27 +198,22 @@ enum HTTPLoad {
       String(
         format: "latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms", percentile(0.5),
         percentile(0.9), percentile(0.99), latencies.last ?? 0))
-    if let signalled = signalledAt.value, let exited = exitedAt.value {
+    print(
+      String(
+        format: "steps per second: %.0f (acknowledged, over %.1f s)",
+        Double(acknowledged.count) / min(elapsed, options.seconds), min(elapsed, options.seconds)))
+    let lastExit = servers.compactMap(\.exitedAt.value).max()
+    if let signalled = signalledAt.value, let exited = lastExit {
       print(
         String(
-          format: "serve exited %d, %.2f s after SIGTERM", server.terminationStatus,
-          seconds(exited - signalled)))
+          format: "serve exited %@, the last %.2f s after SIGTERM",
+          exits.map(String.init).joined(separator: ","), seconds(exited - signalled)))
     } else {
-      print("serve exited \(server.terminationStatus)")
+      print("serve exited \(exits.map(String.init).joined(separator: ","))")
     }
 
     // Every acknowledged step is in the store.
-    let queue = try DatabaseQueue(path: store)
-    let (stored, audited) = try await queue.read { db in
-      (
-        try Row.fetchAll(db, sql: "SELECT id, seq FROM sessions").reduce(into: [String: Int]()) {
-          $0[$1["id"]] = $1["seq"]
-        },
-        try Row.fetchAll(
-          db, sql: "SELECT session, COUNT(*) AS n FROM audit WHERE kind = 'step' GROUP BY session"
-        ).reduce(into: [String: Int]()) { $0[$1["session"]] = $1["n"] }
-      )
-    }
+    let (stored, audited) = try await Self.stored(store)
     var lost = 0
     for sample in acknowledged {
       guard let session = sample.session, let seq = sample.seq else { continue }
@@ -206,11 +224,39 @@ enum HTTPLoad {
       "acknowledged steps checked: \(acknowledged.count), lost: \(lost); sessions: \(stored.count), seq and audit disagree in \(mismatched)"
     )
     let clean = failures.isEmpty && lost == 0 && mismatched == 0
-    let exited = server.terminationStatus == 0
+    let exited = exits.allSatisfy { $0 == 0 }
     let whole = options.sigtermAfter != nil || cut.isEmpty
     let ok = clean && exited && whole
     print(ok ? "1 passed, 0 failed" : "0 passed, 1 failed")
     if !ok { throw LoadError("the load run failed its checks") }
+  }
+
+  /// Each session's seq, and its number of step entries in the audit.
+  static func stored(_ store: String) async throws -> ([String: Int], [String: Int]) {
+    if store.hasPrefix("postgres") {
+      func pairs(_ sql: String) throws -> [String: Int] {
+        try shell("/usr/bin/psql", [store, "-At", "-F", " ", "-c", sql]).split(separator: "\n")
+          .reduce(into: [String: Int]()) { all, line in
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let count = Int(parts[1]) { all[String(parts[0])] = count }
+          }
+      }
+      return (
+        try pairs("SELECT id, seq FROM sessions"),
+        try pairs("SELECT session, COUNT(*) FROM audit WHERE kind = 'step' GROUP BY session")
+      )
+    }
+    let queue = try DatabaseQueue(path: store)
+    return try await queue.read { db in
+      (
+        try Row.fetchAll(db, sql: "SELECT id, seq FROM sessions").reduce(into: [String: Int]()) {
+          $0[$1["id"]] = $1["seq"]
+        },
+        try Row.fetchAll(
+          db, sql: "SELECT session, COUNT(*) AS n FROM audit WHERE kind = 'step' GROUP BY session"
+        ).reduce(into: [String: Int]()) { $0[$1["session"]] = $1["n"] }
+      )
+    }
   }
 
   /// One lane: sessions of one member, back to back, each request at its slot in the schedule
@@ -225,10 +271,14 @@ enum HTTPLoad {
     var session: String?
     var edits = 0
     while true {
-      let due = Double(slot * lanes + lane) * interval
-      if due >= seconds { break }
-      let wait = due - HTTPLoadClock.elapsed(since: started)
-      if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+      if interval > 0 {
+        let due = Double(slot * lanes + lane) * interval
+        if due >= seconds { break }
+        let wait = due - HTTPLoadClock.elapsed(since: started)
+        if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+      } else if HTTPLoadClock.elapsed(since: started) >= seconds {
+        break
+      }
       slot += 1
       let path: String
       let body: String

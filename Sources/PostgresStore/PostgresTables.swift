@@ -186,9 +186,18 @@ final class PostgresTables: AccountSecurityTables {
     ).contains { try sealer.openText(try $0.bytes("destination")) == destination }
   }
 
+  /// Counters are read to be written: the key is locked first, so two steps of one user
+  /// count one after the other (never both from the same old value).
+  private func lockKey(_ key: String) throws {
+    try link.execute(
+      "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", [.text("counter\n\(key)")])
+  }
+
   func failures(_ key: String) throws -> Int {
-    try link.rows("SELECT count FROM failure_counters WHERE key = $1", [.text(key)]).first?.int(
-      "count") ?? 0
+    try lockKey(key)
+    return try link.rows("SELECT count FROM failure_counters WHERE key = $1", [.text(key)]).first?
+      .int(
+        "count") ?? 0
   }
 
   func setFailures(_ key: String, _ count: Int) throws {
@@ -200,7 +209,8 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func lastSend(_ key: String) throws -> Int? {
-    try link.rows("SELECT at FROM last_sends WHERE key = $1", [.text(key)]).first?.int("at")
+    try lockKey("send\n\(key)")
+    return try link.rows("SELECT at FROM last_sends WHERE key = $1", [.text(key)]).first?.int("at")
   }
 
   func setLastSend(_ key: String, _ time: Int) throws {

@@ -74,14 +74,16 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
     return try domain.factsVersion(of: subjects, in: tables)
   }
 
-  /// Locks the users a step reads, in id order (two steps never wait on each other in a
-  /// cycle).
+  /// Locks the users a step reads against change (`FOR SHARE`: steps of other sessions may
+  /// read them too, and one that changes a user waits for the readers), in id order, in one
+  /// statement. Counters are serialized by key (`failures`, `lastSend`).
   private func lock(_ subjects: [String: String]) throws {
     let wanted = Set(subjects.values).subtracting(lockedUsers).sorted()
     guard !wanted.isEmpty else { return }
-    for id in wanted {
-      try link.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [.text(id)])
-    }
+    let placeholders = wanted.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+    try link.execute(
+      "SELECT 1 FROM users WHERE id IN (\(placeholders)) ORDER BY id FOR SHARE",
+      wanted.map { .text($0) })
     lockedUsers.formUnion(wanted)
   }
 
