@@ -298,7 +298,8 @@ class Harness:
         self.acknowledged = set()  # (session, seq) answered 200/201
         self.keys = {}  # idempotency key -> session (every key sent on a team session)
         self.answers = {}  # key -> raw body of its first 200
-        self.problems = {"unexpected": [], "replay": [], "conflict": []}
+        self.problems = {"unexpected": [], "replay": [], "conflict": [], "exits": []}
+        self.manage = threading.Lock()  # one change of the set of servers at a time
         self.timer_sessions = {}  # session -> {"go": None|"sent"|"acknowledged"}
         self.team_sessions = set()
         self.generation = {}
@@ -612,19 +613,43 @@ class Harness:
         return [s for s in self.pool.live() if not s.stopped]
 
     def fault_kill(self, rng):
-        candidates = self.available()
-        if len(candidates) < 2:
-            return
-        victim = rng.choice(candidates)
-        log(f"fault: kill -9 {victim.name} (pid {victim.pid})")
-        victim.killed = True
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.process.wait()
-        self.faults["kill -9"] += 1
-        with self.pool.lock:
-            self.pool.retired.append(victim)
-        self.start_server(victim.slot)
-        self.faults["replacements"] += 1
+        with self.manage:
+            candidates = self.available()
+            if len(candidates) < 2:
+                return
+            victim = rng.choice(candidates)
+            log(f"fault: kill -9 {victim.name} (pid {victim.pid})")
+            victim.killed = True
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.process.wait()
+            self.faults["kill -9"] += 1
+            with self.pool.lock:
+                self.pool.retired.append(victim)
+            self.start_server(victim.slot)
+            self.faults["replacements"] += 1
+
+    def watch(self):
+        """A server that ended by itself (a crash, or a signal the harness did not send) is a
+        failure; another takes its place, so the load goes on."""
+        with self.manage:
+            with self.pool.lock:
+                servers = list(self.pool.servers.values())
+            for server in servers:
+                status = server.process.poll()
+                if server.killed or status is None:
+                    continue
+                server.killed = True
+                server.exit_status = status
+                how = (f"signal {-status}" if status < 0 else f"status {status}"
+                       + (" (a clean shutdown: did another process send it SIGTERM or SIGINT?)" if status == 0 else ""))
+                log(f"{server.name} (pid {server.pid}) ended by itself: {how}")
+                with self.lock:
+                    self.problems["exits"].append(f"{server.name} (pid {server.pid}) ended during the load, "
+                                                  f"not killed by the harness: {how}; log {server.log_path}")
+                with self.pool.lock:
+                    self.pool.retired.append(server)
+                if not self.stop_load.is_set():
+                    self.start_server(server.slot)
 
     def fault_stop(self, rng):
         candidates = self.available()
@@ -725,6 +750,7 @@ class Harness:
         last_report = began
         while time.monotonic() < end:
             time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+            self.watch()
             if time.monotonic() - last_report >= 30:
                 last_report = time.monotonic()
                 with self.lock:
@@ -743,6 +769,7 @@ class Harness:
             if server.stopped:
                 os.kill(server.pid, signal.SIGCONT)
                 server.stopped = False
+        self.watch()
         log(f"load stopped after {time.monotonic() - began:.0f} s; letting due timers fire and the outbox drain")
         self.settle()
         self.stop_servers()
@@ -1032,10 +1059,11 @@ class Harness:
 
         # 7. SIGTERM: exit 0.
         bad = [f"{s.name} (pid {s.pid}) exit status {s.exit_status} on SIGTERM" for s in self.exits
-               if s.exit_status != 0]
+               if s.exit_status != 0] + list(self.problems["exits"])
         check("clean exits", not bad and bool(self.exits),
               f"{sum(1 for s in self.exits if s.exit_status == 0)} of {len(self.exits)} servers exited 0 "
-              f"on SIGTERM ({self.faults['kill -9']} killed with -9 before)", bad)
+              f"on SIGTERM ({self.faults['kill -9']} killed with -9 before, "
+              f"{len(self.problems['exits'])} ended by themselves)", bad)
         return results
 
     @staticmethod
@@ -1130,7 +1158,7 @@ def main():
         with harness.pool.lock:
             servers = list(harness.pool.retired) + list(harness.pool.servers.values())
         for server in servers:
-            if server.killed:
+            if server.killed and server.exit_status is None:
                 # Killed on purpose: only its last warnings and errors, if any.
                 serious = tail(server.log_path, 0).splitlines()[-3:]
                 lines.append(f"--- {server.name} (pid {server.pid}, killed with -9): {server.log_path}"

@@ -144,13 +144,13 @@ enum HTTPLoad {
     let signalledAt = Moment()
     let started = ContinuousClock.now
     let interval = options.rate > 0 ? 1.0 / options.rate : 0
-    let where_ =
+    let storeLabel =
       options.postgres == nil
       ? "SQLite synchronous=FULL"
       : "PostgreSQL, \(options.processes) process\(options.processes == 1 ? "" : "es")"
 
     print(
-      "flow-bench http: \(options.rate > 0 ? "\(options.rate) events/s" : "as fast as answered") for \(options.seconds) s over \(options.lanes) lanes, \(where_)\(options.sigtermAfter.map { ", SIGTERM after \($0) s" } ?? "")"
+      "flow-bench http: \(options.rate > 0 ? "\(options.rate) events/s" : "as fast as answered") for \(options.seconds) s over \(options.lanes) lanes, \(storeLabel)\(options.sigtermAfter.map { ", SIGTERM after \($0) s" } ?? "")"
     )
     let samples = try await withThrowingTaskGroup(of: [Sample].self) { group in
       if let after = options.sigtermAfter {
