@@ -44,6 +44,7 @@ psql used) and python3; nothing from PyPI.
 """
 import argparse
 import csv
+import faulthandler
 import glob
 import io
 import json
@@ -52,7 +53,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -813,7 +813,7 @@ class Harness:
                 where = self.hang_report(server)
                 server.process.kill()
                 server.process.wait()
-                server.exit_status = f"still running 30 s after SIGTERM ({where}; then killed)"
+                server.exit_status = f"none: still running 30 s after SIGTERM ({where}); killed"
             self.exits.append(server)
 
     def hang_report(self, server):
@@ -1058,7 +1058,7 @@ class Harness:
               f"{len(bad)} unexpected", bad)
 
         # 7. SIGTERM: exit 0.
-        bad = [f"{s.name} (pid {s.pid}) exit status {s.exit_status} on SIGTERM" for s in self.exits
+        bad = [f"{s.name} (pid {s.pid}) on SIGTERM: exit status {s.exit_status}" for s in self.exits
                if s.exit_status != 0] + list(self.problems["exits"])
         check("clean exits", not bad and bool(self.exits),
               f"{sum(1 for s in self.exits if s.exit_status == 0)} of {len(self.exits)} servers exited 0 "
@@ -1120,6 +1120,7 @@ def main():
         raise Interrupted(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupted)
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 PID: every thread's stack, on stderr
     harness = Harness(args)
     print(f"fault harness: {args.seconds} s, seed {args.seed}, {args.processes} servers, "
           f"{args.clients}+{args.timer_clients} clients, {harness.flowctl}", flush=True)

@@ -28,6 +28,14 @@ usage() {
 
 [ $# -ge 2 ] || usage
 command=$1
+
+# The server must not keep open what this script was handed beyond stdin, stdout and stderr:
+# a test process that starts it while running others hands it their pipes, and a pipe a
+# daemon holds never reaches its end (whoever reads it waits forever).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  case $fd in 0 | 1 | 2) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+done
 dir=$2
 [ -n "$dir" ] || usage
 

@@ -281,9 +281,14 @@ public struct FlowAPI: Sendable {
     StoredSession, Session, CompiledFlow
   )? {
     let id = Self.parameter("id", context)
-    guard let found = try? await engine.show(session: id), found.1.subjects["actor"] == user
-    else { return nil }
-    return found
+    // Only a session that is not there is "not found"; a store that cannot answer is 503.
+    let found: (StoredSession, Session, CompiledFlow)
+    do {
+      found = try await engine.show(session: id)
+    } catch SessionEngine.Failure.unknownSession {
+      return nil
+    }
+    return found.1.subjects["actor"] == user ? found : nil
   }
 
   // MARK: - Sessions

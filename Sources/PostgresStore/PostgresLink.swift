@@ -33,13 +33,25 @@ final class PostgresLink: @unchecked Sendable {
     let query = Self.query(sql, values)
     let connection = self.connection
     let logger = self.logger
-    return try Self.blocking {
-      var rows: [PostgresRandomAccessRow] = []
-      for try await row in try await connection.query(query, logger: logger) {
-        rows.append(PostgresRandomAccessRow(row))
+    do {
+      return try Self.blocking(within: .seconds(20)) {
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await connection.query(query, logger: logger) {
+          rows.append(PostgresRandomAccessRow(row))
+        }
+        return rows
       }
-      return rows
+    } catch let error as NoAnswer {
+      // The server ends any statement after 10 s (statement_timeout): a query with no answer
+      // after 20 s is on a connection that is gone. It is closed, so the pool drops it.
+      Task { try? await connection.close() }
+      throw PostgresStoreError("\(error)")
     }
+  }
+
+  /// A query that had no answer in time.
+  struct NoAnswer: Error, CustomStringConvertible {
+    var description: String { "the database did not answer in time; the connection is closed" }
   }
 
   /// Runs a statement; how many rows it returned (use `RETURNING 1` to count changed rows).
@@ -63,9 +75,9 @@ final class PostgresLink: @unchecked Sendable {
   }
 
   /// Waits, on this thread, for an async operation (never call it from the cooperative pool).
-  static func blocking<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws
-    -> T
-  {
+  static func blocking<T: Sendable>(
+    within limit: DispatchTimeInterval, _ operation: @escaping @Sendable () async throws -> T
+  ) throws -> T {
     let outcome = Mutex<Result<T, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
     Task {
@@ -78,7 +90,7 @@ final class PostgresLink: @unchecked Sendable {
       outcome.withLock { $0 = result }
       done.signal()
     }
-    done.wait()
+    if done.wait(timeout: .now() + limit) == .timedOut { throw NoAnswer() }
     guard let result = outcome.withLock({ $0 }) else {
       throw PostgresStoreError("a query ended with no answer")
     }

@@ -49,6 +49,11 @@ public final class PostgresStore: DurableStore, Sendable {
       password: parts.password, database: database.isEmpty ? nil : database, tls: .disable)
     configuration.options.maximumConnections = 32
     configuration.options.connectTimeout = .seconds(5)
+    // Nothing waits forever: a statement stuck behind a lock fails after 10 s, and a
+    // transaction left open by a process that stopped answering is ended by the server.
+    configuration.options.additionalStartupParameters = [
+      ("statement_timeout", "10s"), ("idle_in_transaction_session_timeout", "15s"),
+    ]
     var shown = parts
     shown.password = nil
     return (configuration, shown.string ?? url)
