@@ -552,11 +552,23 @@ public struct FlowAPI: Sendable {
   }
 
   /// The outbox dispatcher, until the task is cancelled: every tenth of a second, what is due
-  /// goes to the providers (retried with the policy's backoff; a delivery given up is
+  /// goes to the providers (on a dry-run store, once a second, into the simulated inbox) (retried with the policy's backoff; a delivery given up is
   /// audited). A delivery cut short by shutdown stays queued and is sent again, with the same
   /// key, by the next process (at least once).
   public func runDeliveries() async {
-    guard let provider else { return }
+    guard let provider else {
+      // A dry-run store's inbox is filled after each request; this picks up what a process
+      // that died after its commit left queued (or claimed), once a second.
+      while !Task.isCancelled {
+        do {
+          try await store.dispatch()
+        } catch {
+          logger.warning("the outbox could not be read; retrying", metadata: ["error": "\(error)"])
+        }
+        try? await Task.sleep(for: .seconds(1))
+      }
+      return
+    }
     while !Task.isCancelled {
       do {
         let before = try await store.pendingDeliveries()

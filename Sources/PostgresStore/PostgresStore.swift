@@ -66,7 +66,11 @@ public final class PostgresStore: DurableStore, Sendable {
     let (configuration, shown) = try Self.configuration(url)
     self.location = shown
     self.logger = logger
-    let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    // The pool's own chatter (a lease asked for while its run loop is still starting) is not
+    // the operator's business; its errors are.
+    var background = logger
+    background.logLevel = .error
+    let client = PostgresClient(configuration: configuration, backgroundLogger: background)
     self.client = client
     self.runner = Task { await client.run() }
     let threads = NIOThreadPool(numberOfThreads: 32)
