@@ -15,7 +15,10 @@ echo "session $id"
 "$flowctl" session send "$id" save --store "$store"
 "$flowctl" session send "$id" enable2FA --store "$store"
 "$flowctl" session send "$id" submitCode code="$("$flowctl" store inbox "$store" +15550109999 --last-code)" --store "$store"
-"$flowctl" session show "$id" --store "$store" --json | tee /dev/stderr |
+# (Not `tee /dev/stderr`: when standard error is a file, tee reopens it and truncates it.)
+shown=$("$flowctl" session show "$id" --store "$store" --json)
+printf '%s\n' "$shown" >&2
+printf '%s\n' "$shown" |
   python3 -c 'import json, sys; s = json.load(sys.stdin); assert s["outcome"] == "completed" and s["seq"] == 7, s'
 "$flowctl" store audit "$store" --session "$id" | grep -c ' step ' | grep -qx 7
 echo "session-demo: completed at seq 7"
