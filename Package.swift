@@ -71,12 +71,12 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
-    // The HTTP service (`flowctl serve`): sessions of a store over a JSON API, callers
-    // identified by signed bearer tokens.
+    // The HTTP service (`flowctl serve`): sessions of any durable store over a JSON API,
+    // callers identified by signed bearer tokens, deliveries to HTTP providers.
     .target(
       name: "FlowService",
       dependencies: [
-        "FlowEngine", "AccountSecurity", "SQLiteStore", "PostgresStore",
+        "FlowEngine", "AccountSecurity",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "Logging", package: "swift-log"),

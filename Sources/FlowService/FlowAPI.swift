@@ -8,7 +8,6 @@ public import Logging
 internal import Metrics
 internal import NIOCore
 public import Prometheus
-internal import SQLiteStore
 internal import Synchronization
 
 /// The request context of the API: Hummingbird's, plus the client's address (for rate limits).
