@@ -422,15 +422,7 @@ public final class PostgresStore: DurableStore, Sendable {
   }
 
   public func moveClock(to time: Int) async throws {
-    guard kind == .dryRun, let clock = clock as? FloorClock else {
-      throw StoreError("only a dry-run store's clock can be moved; a live store runs on real time")
-    }
-    let now = clock.now()
-    guard time >= now else {
-      throw StoreError(
-        "the store's clock is at \(AuditTime.iso8601(now)); it cannot go back to \(AuditTime.iso8601(time))"
-      )
-    }
+    let clock = try movableClock(to: time)
     _ = try await read { link in
       try link.execute(
         """
@@ -486,8 +478,7 @@ public final class PostgresStore: DurableStore, Sendable {
 
     func deliver(_ message: OutboundMessage) async throws {
       let now = store.clock.now()
-      let digest = SessionKey(bytes: Array(repeating: 0, count: 32))!.tag(
-        Array("\(message.channel.rawValue)|\(message.destination)|\(message.body)".utf8))
+      let digest = message.contentDigest
       _ = try await store.read { link in
         try link.execute("BEGIN")
         try link.execute(

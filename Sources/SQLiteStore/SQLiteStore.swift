@@ -239,15 +239,7 @@ public final class SQLiteStore: DurableStore, Sendable {
   /// process and every later one; refused on a live store and for a time earlier than the
   /// store's now (its time is monotonic).
   public func moveClock(to time: Int) async throws {
-    guard kind == .dryRun, let clock = clock as? FloorClock else {
-      throw StoreError("only a dry-run store's clock can be moved; a live store runs on real time")
-    }
-    let now = clock.now()
-    guard time >= now else {
-      throw StoreError(
-        "the store's clock is at \(AuditTime.iso8601(now)); it cannot go back to \(AuditTime.iso8601(time))"
-      )
-    }
+    let clock = try movableClock(to: time)
     try await SQLiteStore.wrapAsync {
       try await pool.write { db in
         try db.execute(
@@ -460,8 +452,7 @@ public final class SQLiteStore: DurableStore, Sendable {
 
     func deliver(_ message: OutboundMessage) async throws {
       let now = store.clock.now()
-      let digest = SessionKey(bytes: Array(repeating: 0, count: 32))!.tag(
-        Array("\(message.channel.rawValue)|\(message.destination)|\(message.body)".utf8))
+      let digest = message.contentDigest
       try await SQLiteStore.wrapAsync {
         try await store.pool.write { db in
           try db.execute(

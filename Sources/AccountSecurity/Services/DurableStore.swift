@@ -41,6 +41,32 @@ extension DurableStore {
   }
 }
 
+extension DurableStore {
+  /// The dry-run clock to move to `time`, or why it cannot move: a live store runs on real
+  /// time, and a store's time never goes back.
+  public func movableClock(to time: Int) throws -> FloorClock {
+    guard kind == .dryRun, let clock = clock as? FloorClock else {
+      throw StoreError("only a dry-run store's clock can be moved; a live store runs on real time")
+    }
+    let now = clock.now()
+    guard time >= now else {
+      throw StoreError(
+        "the store's clock is at \(AuditTime.iso8601(now)); it cannot go back to \(AuditTime.iso8601(time))"
+      )
+    }
+    return clock
+  }
+}
+
+extension OutboundMessage {
+  /// What a simulated inbox records of a delivery attempt: a digest of its channel,
+  /// destination and body (two contents under one key show; the content itself does not).
+  public var contentDigest: String {
+    SessionKey(bytes: Array(repeating: 0, count: 32))!.tag(
+      Array("\(channel.rawValue)|\(destination)|\(body)".utf8))
+  }
+}
+
 /// A dry-run store delivers into simulated inboxes it keeps; a live store hands deliveries to
 /// real providers.
 public enum StoreKind: String, Sendable, Hashable {
