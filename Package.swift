@@ -115,7 +115,7 @@ let package = Package(
     .executableTarget(
       name: "flow-bench",
       dependencies: [
-        "FlowEngine", "AccountSecurity", "SQLiteStore",
+        "FlowEngine", "AccountSecurity", "SQLiteStore", "PostgresStore",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -148,7 +148,7 @@ let package = Package(
     .testTarget(
       name: "FlowctlTests",
       dependencies: [
-        "FlowEngine", .product(name: "Hummingbird", package: "hummingbird"),
+        "FlowEngine", "FlowService", .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Crypto", package: "swift-crypto"),

@@ -187,6 +187,26 @@ if CommandLine.arguments.dropFirst().first == "http" {
   exit(0)
 }
 
+if CommandLine.arguments.dropFirst().first == "postgres" {
+  do {
+    try await PostgresBench.run(Array(CommandLine.arguments.dropFirst(2)))
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+  exit(0)
+}
+
+if CommandLine.arguments.dropFirst().first == "postgres-worker" {
+  do {
+    try await PostgresBench.worker(Array(CommandLine.arguments.dropFirst(2)))
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+  exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "timers" {
   do {
     try await TimerBench.run(CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 10_000)

@@ -636,10 +636,7 @@ public struct FlowAPI: Sendable {
   }
 
   static func encode(_ object: Any) -> [UInt8] {
-    let data =
-      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-      ?? Data("{}".utf8)
-    return [UInt8](data)
+    JSONWriter.bytes(object)
   }
 
   static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {

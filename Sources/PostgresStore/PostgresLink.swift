@@ -10,6 +10,7 @@ enum SQLValue: Sendable {
   case int(Int)
   case bytes([UInt8])
   case bool(Bool)
+  case texts([String])
   case null
 
   static func optional(_ value: Int?) -> SQLValue { value.map { .int($0) } ?? .null }
@@ -19,45 +20,138 @@ enum SQLValue: Sendable {
 /// One leased connection, used from one thread that may block: a step's transaction runs the
 /// engine's synchronous code, so each query waits for its answer here. It is never used on an
 /// event loop or in the cooperative pool (the store runs the step on a thread pool of its own).
+///
+/// Statements whose answer the step does not read (`BEGIN`, a savepoint, an audit row) are
+/// sent without waiting (`send`): the connection runs them in order before the next one, and
+/// the first that failed fails the next wait. So a step's thread wakes once per answer it
+/// needs, not once per statement.
 final class PostgresLink: @unchecked Sendable {
   let connection: PostgresConnection
   let logger: Logger
+  /// The first failure of a statement sent without waiting (set on the connection's event
+  /// loop, read after a wait: the loop answers statements in the order they were sent).
+  private let unread = FirstFailure()
+  /// Called before a statement that changes rows is sent (a transaction opens its savepoint
+  /// there, or refuses the write in a read).
+  var beforeWrite: (() throws -> Void)?
 
   init(_ connection: PostgresConnection, logger: Logger) {
     self.connection = connection
     self.logger = logger
   }
 
-  /// The rows of a query, decoded into random-access rows.
+  /// The rows of a query, decoded into random-access rows (after every statement sent before
+  /// it; the first of those that failed is thrown instead).
   func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [PostgresRandomAccessRow] {
+    try checkWrite(sql)
     let query = Self.query(sql, values)
     let connection = self.connection
     let logger = self.logger
-    do {
-      return try Self.blocking(within: .seconds(20)) {
-        var rows: [PostgresRandomAccessRow] = []
-        for try await row in try await connection.query(query, logger: logger) {
-          rows.append(PostgresRandomAccessRow(row))
-        }
-        return rows
+    return try wait { answer in
+      connection.eventLoop.execute {
+        connection.query(query, logger: logger).whenComplete { answer($0.map(\.rows)) }
       }
-    } catch let error as NoAnswer {
-      // The server ends any statement after 10 s (statement_timeout): a query with no answer
-      // after 20 s is on a connection that is gone. It is closed, so the pool drops it.
-      Task { try? await connection.close() }
-      throw PostgresStoreError("\(error)")
     }
   }
 
-  /// A query that had no answer in time.
-  struct NoAnswer: Error, CustomStringConvertible {
-    var description: String { "the database did not answer in time; the connection is closed" }
+  /// The rows of a statement the connection prepares once and runs by name after (the
+  /// server parses and plans it once per connection, not once per step).
+  func rows<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue])
+    throws -> [PostgresRandomAccessRow]
+  {
+    try checkWrite(Statement.sql)
+    let prepared = Prepared<Statement>(bindings: Self.query("", values).binds)
+    let connection = self.connection
+    let logger = self.logger
+    let executor = self.executor
+    return try wait { answer in
+      // The task runs on the connection's event loop: the statement is written and its rows
+      // read there, with no hop through the cooperative pool.
+      Task(executorPreference: executor) {
+        do {
+          var rows: [PostgresRow] = []
+          for try await row in try await connection.execute(prepared, logger: logger) {
+            rows.append(row)
+          }
+          answer(.success(rows))
+        } catch {
+          answer(.failure(error))
+        }
+      }
+    }
+  }
+
+  /// The runner of tasks on this connection's event loop.
+  private lazy var executor = EventLoopTaskExecutor(connection.eventLoop)
+
+  /// Starts a query and waits for its rows (`start` calls its argument once, from any
+  /// thread). The server ends any statement after 10 s (statement_timeout): a query with no
+  /// answer after 20 s is on a connection that is gone. It is closed, so the pool drops it.
+  private func wait(
+    _ start: (@escaping @Sendable (Result<[PostgresRow], any Error>) -> Void) -> Void
+  ) throws -> [PostgresRandomAccessRow] {
+    let outcome = Mutex<Result<[PostgresRow], any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    start { result in
+      outcome.withLock { $0 = result }
+      done.signal()
+    }
+    if done.wait(timeout: .now() + .seconds(20)) == .timedOut {
+      let closing: EventLoopFuture<Void> = connection.close()
+      _ = closing
+      throw PostgresStoreError(
+        "the database did not answer in time; the connection is closed")
+    }
+    if let failure = unread.value.withLock({ $0 }) { throw failure }
+    guard let result = outcome.withLock({ $0 }) else {
+      throw PostgresStoreError("a query ended with no answer")
+    }
+    return try result.get().map { PostgresRandomAccessRow($0) }
+  }
+
+  /// Sends a statement without waiting for its answer (its failure is thrown by the next
+  /// `rows`, `execute` or `settle`).
+  func send(_ sql: String, _ values: [SQLValue] = []) throws {
+    try checkWrite(sql)
+    let query = Self.query(sql, values)
+    let connection = self.connection
+    let logger = self.logger
+    let unread = self.unread
+    connection.eventLoop.execute {
+      connection.query(query, logger: logger).whenFailure { error in
+        unread.value.withLock { if $0 == nil { $0 = error } }
+      }
+    }
+  }
+
+  /// Waits for every statement sent so far; throws the first failure among them.
+  func settle() throws {
+    _ = try rows("SELECT 1")
   }
 
   /// Runs a statement; how many rows it returned (use `RETURNING 1` to count changed rows).
   @discardableResult
   func execute(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
     try rows(sql, values).count
+  }
+
+  /// Runs a prepared statement; how many rows it returned.
+  @discardableResult
+  func execute<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue])
+    throws -> Int
+  {
+    try rows(statement, values).count
+  }
+
+  private func checkWrite(_ sql: String) throws {
+    guard let beforeWrite, Self.writes(sql) else { return }
+    try beforeWrite()
+  }
+
+  /// Whether a statement changes rows (what a savepoint must be able to undo).
+  static func writes(_ sql: String) -> Bool {
+    let head = sql.prefix(while: { !$0.isWhitespace }).uppercased()
+    return head == "INSERT" || head == "UPDATE" || head == "DELETE" || head == "WITH"
   }
 
   static func query(_ sql: String, _ values: [SQLValue]) -> PostgresQuery {
@@ -68,34 +162,46 @@ final class PostgresLink: @unchecked Sendable {
       case .int(let number): bindings.append(number)
       case .bytes(let bytes): bindings.append(ByteBuffer(bytes: bytes))
       case .bool(let flag): bindings.append(flag)
+      case .texts(let texts): bindings.append(texts)
       case .null: bindings.appendNull()
       }
     }
     return PostgresQuery(unsafeSQL: sql, binds: bindings)
   }
+}
 
-  /// Waits, on this thread, for an async operation (never call it from the cooperative pool).
-  static func blocking<T: Sendable>(
-    within limit: DispatchTimeInterval, _ operation: @escaping @Sendable () async throws -> T
-  ) throws -> T {
-    let outcome = Mutex<Result<T, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-      let result: Result<T, any Error>
-      do {
-        result = .success(try await operation())
-      } catch {
-        result = .failure(error)
-      }
-      outcome.withLock { $0 = result }
-      done.signal()
-    }
-    if done.wait(timeout: .now() + limit) == .timedOut { throw NoAnswer() }
-    guard let result = outcome.withLock({ $0 }) else {
-      throw PostgresStoreError("a query ended with no answer")
-    }
-    return try result.get()
+/// A statement that is prepared once per connection: a caseless type naming its SQL.
+protocol PreparedSQL: SendableMetatype {
+  /// The statement's name on the connection (unique among them).
+  static var name: String { get }
+  static var sql: String { get }
+}
+
+/// postgres-nio's prepared statement for a `PreparedSQL` (named after it), with its values.
+struct Prepared<Statement: PreparedSQL>: PostgresPreparedStatement {
+  static var name: String { Statement.name }
+  static var sql: String { Statement.sql }
+  let bindings: PostgresBindings
+  func makeBindings() -> PostgresBindings { bindings }
+  func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+}
+
+/// Runs tasks on one event loop (a prepared statement's task runs where its connection
+/// does).
+final class EventLoopTaskExecutor: TaskExecutor {
+  let loop: any EventLoop
+
+  init(_ loop: any EventLoop) { self.loop = loop }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
   }
+}
+
+/// The first failure among statements whose answers nobody waited for.
+final class FirstFailure: Sendable {
+  let value = Mutex<(any Error)?>(nil)
 }
 
 /// Reading columns by name, with the type the column holds.

@@ -51,8 +51,11 @@ public final class PostgresStore: DurableStore, Sendable {
     configuration.options.connectTimeout = .seconds(5)
     // Nothing waits forever: a statement stuck behind a lock fails after 10 s, and a
     // transaction left open by a process that stopped answering is ended by the server.
+    // A step's prepared statements look rows up by key: one generic plan serves every call
+    // (the server would otherwise plan each call afresh while it weighs the two).
     configuration.options.additionalStartupParameters = [
       ("statement_timeout", "10s"), ("idle_in_transaction_session_timeout", "15s"),
+      ("plan_cache_mode", "force_generic_plan"),
     ]
     var shown = parts
     shown.password = nil
@@ -241,11 +244,12 @@ public final class PostgresStore: DurableStore, Sendable {
       let lost = Mutex<[Survivor]>([])
       do {
         return try await run { link in
-          try link.execute("BEGIN")
+          try link.send("BEGIN")
           let transaction = PostgresTransaction(
             link: link, domain: domain, sessionKey: key, sealer: sealer, clock: clock)
           do {
             let result = try body(transaction)
+            try transaction.finish()
             try link.execute("COMMIT")
             return result
           } catch {
@@ -261,13 +265,32 @@ public final class PostgresStore: DurableStore, Sendable {
         let survivors = lost.withLock { $0 }
         if !survivors.isEmpty {
           try await run { link in
-            try link.execute("BEGIN")
-            try PostgresTables(link: link, sealer: sealer).reapply(survivors)
+            try link.send("BEGIN")
+            let tables = PostgresTables(link: link, sealer: sealer)
+            try tables.reapply(survivors)
+            try tables.flushAudit()
             try link.execute("COMMIT")
           }
         }
         throw Self.storeError(error)
       }
+    }
+  }
+
+  /// A read: each statement on its own, with no row locked and nothing written (a session
+  /// shown is one statement).
+  public func read<T: Sendable>(
+    transaction body: @escaping @Sendable (any StoreTransaction) throws -> T
+  ) async throws -> T {
+    let domain = self.domain
+    let key = sessionKey
+    let sealer = self.sealer
+    let clock = self.clock
+    return try await read { link in
+      try body(
+        PostgresTransaction(
+          link: link, domain: domain, sessionKey: key, sealer: sealer, clock: clock,
+          locking: false))
     }
   }
 

@@ -31,16 +31,23 @@ final class PostgresTables: AccountSecurityTables {
 
   private func load(_ id: String) throws -> (user: User, version: Int)? {
     if let cached = users[id] { return cached }
-    guard
-      let row = try link.rows(
-        """
-        SELECT u.id, u.name, u.role, u.account, u.email, u.version, p.e164, p.verified,
-          t.enabled, t.channel
-        FROM users u JOIN phone_numbers p ON p.user_id = u.id
-        JOIN two_factor_settings t ON t.user_id = u.id WHERE u.id = $1
-        """, [.text(id)]
-      ).first
-    else { return nil }
+    guard let row = try link.rows(Statements.User.self, [.text(id)]).first else { return nil }
+    return try remember(row)
+  }
+
+  /// Locks these users' rows against change (`FOR SHARE`: other steps may read them too; one
+  /// that changes a user waits for the readers), in id order, and reads them in the same
+  /// statement. Their number and settings rows are locked too, so what is read is what the
+  /// lock protects, even when the lock had to wait for a writer.
+  func lockUsers(_ ids: [String]) throws {
+    for row in try link.rows(Statements.LockUsers.self, [.texts(ids)]) {
+      let id = try row.text("id")
+      if saved[id] == nil { _ = try remember(row) }
+    }
+  }
+
+  private func remember(_ row: PostgresRandomAccessRow) throws -> (user: User, version: Int) {
+    let id = try row.text("id")
     guard let role = Role(rawValue: try row.text("role")),
       let channel = Channel(rawValue: try row.text("channel")),
       let number = try? PhoneNumber(parsing: try row.text("e164"))
@@ -48,7 +55,7 @@ final class PostgresTables: AccountSecurityTables {
       throw StoreIntegrityError("user \(id) has a row this version cannot read")
     }
     let user = User(
-      id: try row.text("id"), name: try row.text("name"), role: role,
+      id: id, name: try row.text("name"), role: role,
       account: try row.text("account"), phone: number, email: try row.text("email"),
       twoFactor: TwoFactorSettings(enabled: try row.bool("enabled"), channel: channel),
       phoneVerified: try row.bool("verified"))
@@ -240,21 +247,35 @@ final class PostgresTables: AccountSecurityTables {
       ])
   }
 
+  /// Audit entries wait here until the session row is written (they go in the same
+  /// statement) or the transaction commits; a savepoint rolled back drops its own.
   func audit(_ entry: AuditEntry) throws {
-    try Self.insert(entry, on: link)
+    pendingAudit.append(entry)
+  }
+
+  /// Entries not yet sent.
+  private(set) var pendingAudit: [AuditEntry] = []
+
+  /// Drops the entries recorded since `mark` (their savepoint was rolled back).
+  func dropAudit(from mark: Int) {
+    if mark < pendingAudit.count { pendingAudit.removeSubrange(mark...) }
+  }
+
+  /// The waiting entries as the values of a statement's audit arrays (`Statements`); they
+  /// are then sent.
+  func takeAudit() -> [SQLValue] {
+    defer { pendingAudit = [] }
+    return Statements.auditArrays(pendingAudit)
+  }
+
+  /// Sends the waiting entries without waiting for the answer (before a commit).
+  func flushAudit() throws {
+    guard !pendingAudit.isEmpty else { return }
+    try link.send(Statements.InsertAudit.sql, takeAudit())
   }
 
   static func insert(_ entry: AuditEntry, on link: PostgresLink) throws {
-    try link.execute(
-      """
-      INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-      """,
-      [
-        .text(entry.time), .text(entry.kind.rawValue), .text(entry.actor), .text(entry.target),
-        .text(entry.account), .text(entry.flow), .text(entry.session), .text(entry.outcome),
-        .text(entry.detail),
-      ])
+    try link.execute(Statements.InsertAudit.self, Statements.auditArrays([entry]))
   }
 
   func lastPhoneChange(user: String, session: String) throws -> PhoneChange? {

@@ -14,18 +14,30 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   let domain: AccountSecurityDomain
   let sessionKey: SessionKey
   let clock: any FlowClock
+  /// Whether session rows are locked as they are read (a step); a read locks nothing and
+  /// may not write.
+  let locking: Bool
   private var lockedUsers: Set<String> = []
   private var savepoints = 0
+  /// The savepoint of the attempt under way, once it has written something (a savepoint is
+  /// opened before the attempt's first write: most attempts write nothing).
+  private var openAttempt: (name: String?, locked: Set<String>)?
 
   init(
     link: PostgresLink, domain: AccountSecurityDomain, sessionKey: SessionKey,
-    sealer: OutboxSealer, clock: any FlowClock
+    sealer: OutboxSealer, clock: any FlowClock, locking: Bool = true
   ) {
     self.link = link
     self.domain = domain
     self.sessionKey = sessionKey
     self.clock = clock
+    self.locking = locking
     self.tables = PostgresTables(link: link, sealer: sealer)
+    link.beforeWrite = { [weak self] in
+      guard let self else { return }
+      guard self.locking else { throw PostgresStoreError("a read may not change rows") }
+      try self.openSavepoint()
+    }
   }
 
   // MARK: - FlowServices
@@ -36,28 +48,47 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
 
   func transaction<T>(_ body: () throws -> T) throws -> T { try body() }
 
-  /// A savepoint: on failure everything since is rolled back, then the survivors are written
-  /// again.
+  /// A savepoint, opened at the attempt's first write: on failure everything since is rolled
+  /// back (the audit entries it recorded are dropped), then the survivors are written again.
   func attempt<T>(_ body: () throws -> T) throws -> T {
     let mark = tables.survivors.count
-    savepoints += 1
-    let name = "attempt_\(savepoints)"
-    try link.execute("SAVEPOINT \(name)")
+    let auditMark = tables.pendingAudit.count
+    let outer = openAttempt
+    openAttempt = (nil, lockedUsers)
+    defer { openAttempt = outer }
     var result: Result<T, any Error>
     do {
       result = .success(try body())
-      try link.execute("RELEASE SAVEPOINT \(name)")
+      if let name = openAttempt?.name { try link.send("RELEASE SAVEPOINT \(name)") }
     } catch {
       result = .failure(error)
-      tables.forgetUsers()
-      // A refusal (or a statement the database refused) rolls back to the savepoint, and the
-      // survivors are written again here; a lost connection fails the whole write, and the
-      // store writes them again in a transaction of its own.
-      if (try? link.execute("ROLLBACK TO SAVEPOINT \(name)")) != nil {
+      tables.dropAudit(from: auditMark)
+      if let (name, locked) = openAttempt, let name {
+        // A refusal (or a statement the database refused) rolls back to the savepoint (the
+        // row locks taken since go too), and the survivors are written again here; a lost
+        // connection fails the whole write, and the store writes them again in a transaction
+        // of its own.
+        tables.forgetUsers()
+        lockedUsers = locked
+        openAttempt = outer
+        if (try? link.execute("ROLLBACK TO SAVEPOINT \(name)")) != nil {
+          try tables.reapply(Array(tables.survivors[mark...]))
+        }
+      } else {
+        // Nothing was written: only the dropped entries and the survivors are to write.
+        openAttempt = outer
         try tables.reapply(Array(tables.survivors[mark...]))
       }
     }
     return try result.get()
+  }
+
+  private func openSavepoint() throws {
+    guard let attempt = openAttempt, attempt.name == nil else { return }
+    savepoints += 1
+    let name = "attempt_\(savepoints)"
+    openAttempt = (name, attempt.locked)
+    try link.send("SAVEPOINT \(name)")
   }
 
   func record(_ trace: StepTrace, of session: Session) throws {
@@ -74,29 +105,28 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
     return try domain.factsVersion(of: subjects, in: tables)
   }
 
-  /// Locks the users a step reads against change (`FOR SHARE`: steps of other sessions may
-  /// read them too, and one that changes a user waits for the readers), in id order, in one
-  /// statement. Counters are serialized by key (`failures`, `lastSend`).
+  /// Locks the users a step reads against change and reads them, in one statement (a read
+  /// only reads them).
   private func lock(_ subjects: [String: String]) throws {
     let wanted = Set(subjects.values).subtracting(lockedUsers).sorted()
-    guard !wanted.isEmpty else { return }
-    let placeholders = wanted.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
-    try link.execute(
-      "SELECT 1 FROM users WHERE id IN (\(placeholders)) ORDER BY id FOR SHARE",
-      wanted.map { .text($0) })
+    guard !wanted.isEmpty, locking else { return }
+    try tables.lockUsers(wanted)
     lockedUsers.formUnion(wanted)
+  }
+
+  /// Sends what waits (audit entries) ahead of the commit.
+  func finish() throws {
+    try tables.flushAudit()
   }
 
   // MARK: - Rows
 
   func session(_ id: String) throws -> StoredSession? {
     guard
-      let row = try link.rows(
-        """
-        SELECT s.*, f.flow_id, f.version, f.content_hash FROM sessions s
-        JOIN flows f ON f.id = s.flow WHERE s.id = $1 FOR UPDATE OF s
-        """, [.text(id)]
-      ).first
+      let row = try
+        (locking
+        ? link.rows(Statements.SessionForUpdate.self, [.text(id)])
+        : link.rows(Statements.SessionToRead.self, [.text(id)])).first
     else { return nil }
     return StoredSession(
       id: try row.text("id"), flowID: try row.text("flow_id"), flowVersion: try row.int("version"),
@@ -122,32 +152,23 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   func insertSession(_ session: Session) throws {
     let row = StoredSession(session, key: sessionKey)
     try link.execute(
-      """
-      INSERT INTO sessions (id, flow, state, outcome, seq, actor, started_at, updated_at,
-        expires_at, due_at, body)
-      VALUES ($1, (SELECT id FROM flows WHERE content_hash = $2), $3, $4, $5, $6, $7, $8, $9,
-        $10, $11)
-      """,
+      Statements.InsertSession.self,
       [
         .text(row.id), .text(row.contentHash), .text(row.state), .optional(row.outcome),
         .int(row.seq), .text(row.actor), .int(row.startedAt), .int(row.updatedAt),
         .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body),
-      ])
+      ] + tables.takeAudit())
   }
 
   func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool {
     let row = StoredSession(session, key: sessionKey)
     return try link.execute(
-      """
-      UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4, expires_at = $5,
-        due_at = $6, body = $7
-      WHERE id = $8 AND seq = $9 RETURNING 1
-      """,
+      Statements.UpdateSession.self,
       [
         .text(row.state), .optional(row.outcome), .int(row.seq), .int(row.updatedAt),
         .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body), .text(row.id),
         .int(expectedSeq),
-      ]) == 1
+      ] + tables.takeAudit()) == 1
   }
 
   func flowText(_ contentHash: String) throws -> [UInt8]? {

@@ -348,7 +348,7 @@ public struct SessionEngine: Sendable {
 
   /// A stored session, decoded and verified, with the flow text it runs on.
   public func show(session id: String) async throws -> (StoredSession, Session, CompiledFlow) {
-    try await store.write { transaction in
+    try await store.read { transaction in
       let (row, flow, session) = try load(id, in: transaction)
       return (row, session, flow)
     }

@@ -7,8 +7,21 @@ public protocol SessionStore: Sendable {
   /// `StoreError`.
   func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T)
     async throws -> T
+  /// Runs `body` to read rows only: it writes nothing and locks nothing, so a store may run
+  /// each statement on its own, outside a transaction.
+  func read<T: Sendable>(transaction body: @escaping @Sendable (any StoreTransaction) throws -> T)
+    async throws -> T
   /// The key the store signs its sessions with.
   var sessionKey: SessionKey { get }
+}
+
+extension SessionStore {
+  /// A read in a transaction, as a write (stores whose transactions are cheap).
+  public func read<T: Sendable>(
+    transaction body: @escaping @Sendable (any StoreTransaction) throws -> T
+  ) async throws -> T {
+    try await write(body)
+  }
 }
 
 /// A store whose transactions never suspend (in memory): dry runs and harnesses drive the

@@ -1,0 +1,92 @@
+internal import AccountSecurity
+
+/// The statements of every step, prepared once per connection (the server parses and plans
+/// them once, not on every step). Their placeholders' types come from the columns they meet.
+enum Statements {
+  static let session = """
+    SELECT s.*, f.flow_id, f.version, f.content_hash FROM sessions s
+    JOIN flows f ON f.id = s.flow WHERE s.id = $1
+    """
+
+  /// A session row to step: locked until the step commits.
+  enum SessionForUpdate: PreparedSQL {
+    static let name = "flowengine_session_for_update"
+    static let sql = session + " FOR UPDATE OF s"
+  }
+
+  /// A session row to show.
+  enum SessionToRead: PreparedSQL {
+    static let name = "flowengine_session_to_read"
+    static let sql = session
+  }
+
+  static let userColumns = """
+    SELECT u.id, u.name, u.role, u.account, u.email, u.version, p.e164, p.verified,
+      t.enabled, t.channel
+    FROM users u JOIN phone_numbers p ON p.user_id = u.id
+    JOIN two_factor_settings t ON t.user_id = u.id
+    """
+
+  /// A user with their number and 2FA settings.
+  enum User: PreparedSQL {
+    static let name = "flowengine_user"
+    static let sql = userColumns + " WHERE u.id = $1"
+  }
+
+  /// Users read and locked against change (`FOR SHARE`), in id order, with their number and
+  /// settings rows.
+  enum LockUsers: PreparedSQL {
+    static let name = "flowengine_lock_users"
+    static let sql =
+      userColumns + " WHERE u.id = ANY($1::text[]) ORDER BY u.id FOR SHARE OF u, p, t"
+  }
+
+  /// Audit entries from nine arrays (one per column, an entry per index), in order.
+  static func auditInsert(from first: Int) -> String {
+    let arrays = (first..<first + 9).map { "$\($0)::text[]" }.joined(separator: ", ")
+    return """
+      INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
+      SELECT * FROM unnest(\(arrays))
+      """
+  }
+
+  /// The values of `auditInsert` for these entries.
+  static func auditArrays(_ entries: [AuditEntry]) -> [SQLValue] {
+    [
+      .texts(entries.map(\.time)), .texts(entries.map(\.kind.rawValue)),
+      .texts(entries.map(\.actor)), .texts(entries.map(\.target)),
+      .texts(entries.map(\.account)), .texts(entries.map(\.flow)),
+      .texts(entries.map(\.session)), .texts(entries.map(\.outcome)),
+      .texts(entries.map(\.detail)),
+    ]
+  }
+
+  enum InsertAudit: PreparedSQL {
+    static let name = "flowengine_insert_audit"
+    static let sql = auditInsert(from: 1)
+  }
+
+  /// A new session, with the step's audit entries (from $12).
+  enum InsertSession: PreparedSQL {
+    static let name = "flowengine_insert_session"
+    static let sql = """
+      WITH audited AS (\(auditInsert(from: 12)))
+      INSERT INTO sessions (id, flow, state, outcome, seq, actor, started_at, updated_at,
+        expires_at, due_at, body)
+      VALUES ($1, (SELECT id FROM flows WHERE content_hash = $2), $3, $4, $5, $6, $7, $8, $9,
+        $10, $11)
+      """
+  }
+
+  /// A session stepped, only if its seq is still the one read, with the step's audit
+  /// entries (from $10).
+  enum UpdateSession: PreparedSQL {
+    static let name = "flowengine_update_session"
+    static let sql = """
+      WITH audited AS (\(auditInsert(from: 10)))
+      UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4, expires_at = $5,
+        due_at = $6, body = $7
+      WHERE id = $8 AND seq = $9 RETURNING 1
+      """
+  }
+}
