@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Durable steps on PostgreSQL over HTTP, with one and with three `flowctl serve` processes,
-# beside pgbench's simple-update TPS on the same throwaway cluster, in one run.
+# Durable steps on PostgreSQL beside pgbench's simple-update TPS on the same throwaway cluster,
+# in one run: the engine itself (`flow-bench postgres`: every step one transaction, no HTTP)
+# with one and with three processes, then the same over HTTP (`flow-bench http`: real
+# `flowctl serve` processes) for steps/s and p50/p99 latency. Same concurrency throughout.
 # Usage: scripts/pg-bench.sh FLOWCTL FLOW_BENCH [SECONDS] [CLIENTS]
 # (release builds: swift build -c release; then .build/release/flowctl .build/release/flow-bench)
 set -euo pipefail
@@ -21,11 +23,22 @@ pgbench_out=$("$bin/pgbench" -n -b simple-update -c "$clients" -j 2 -T "$seconds
 tps=$(printf '%s\n' "$pgbench_out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 latency=$(printf '%s\n' "$pgbench_out" | sed -n 's/^latency average = //p')
 echo "pgbench simple-update, $clients clients, ${seconds}s: $tps TPS (latency average $latency)"
+ratio() { python3 -c "print(f'{float($1):.0f} steps/s; ratio to pgbench {float($1)/float($tps):.2f} (target >= 0.3)')"; }
+summary=()
+for processes in 1 3; do
+  out=$("$bench" postgres "$url" --processes "$processes" --seconds "$seconds" --lanes "$clients")
+  printf '%s\n' "$out"
+  steps=$(printf '%s\n' "$out" | sed -n 's/^engine steps per second: \([0-9.]*\).*/\1/p')
+  summary+=("engine, $processes process(es): $(ratio "$steps")")
+done
 for processes in 1 3; do
   psql "$url" -q -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public"
   out=$("$bench" http "$flowctl" --postgres "$url" --processes "$processes" --rate 0 \
     --seconds "$seconds" --lanes "$clients")
   printf '%s\n' "$out"
   steps=$(printf '%s\n' "$out" | sed -n 's/^steps per second: \([0-9.]*\).*/\1/p')
-  python3 -c "print(f'$processes process(es): {float($steps):.0f} steps/s; ratio to pgbench {float($steps)/float($tps):.2f} (target >= 0.3)')"
+  latency=$(printf '%s\n' "$out" | sed -n 's/^latency: p50 \([0-9.]*\) ms, p90 [0-9.]* ms, p99 \([0-9.]*\) ms.*/p50 \1 ms, p99 \2 ms/p')
+  summary+=("HTTP, $processes process(es): $(ratio "$steps"); $latency")
 done
+echo "summary (pgbench $tps TPS):"
+printf '  %s\n' "${summary[@]}"

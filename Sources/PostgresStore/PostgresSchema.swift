@@ -88,7 +88,16 @@ enum PostgresSchema {
         body BYTEA NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (owner, key));
       CREATE INDEX idempotency_created ON idempotency(created_at);
       """
-    )
+    ),
+    (
+      // The users a session's step reads (its subjects), so the step locks and reads them in
+      // the statement that locks the session (sessions from before have none: their steps
+      // lock their users in a statement of their own).
+      "v2-session-subjects",
+      """
+      ALTER TABLE sessions ADD COLUMN subjects TEXT[];
+      """
+    ),
   ]
 
   /// Brings the database up to date, or refuses one that a newer binary migrated.

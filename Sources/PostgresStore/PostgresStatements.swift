@@ -14,6 +14,22 @@ enum Statements {
     static let sql = session + " FOR UPDATE OF s"
   }
 
+  /// A session row to step, locked, with its subjects' users locked against change
+  /// (`FOR SHARE`, in id order, as `LockUsers` does) and read: one row per user.
+  enum SessionWithSubjects: PreparedSQL {
+    static let name = "flowengine_session_with_subjects"
+    static let sql = """
+      SELECT s.id, s.state, s.outcome, s.seq, s.actor, s.started_at, s.updated_at, s.expires_at,
+        s.due_at, s.body, f.flow_id, f.version, f.content_hash, u.id AS user_id, u.name, u.role,
+        u.account, u.email, u.version AS user_version, p.e164, p.verified, t.enabled, t.channel
+      FROM sessions s JOIN flows f ON f.id = s.flow
+      JOIN users u ON u.id = ANY(s.subjects)
+      JOIN phone_numbers p ON p.user_id = u.id
+      JOIN two_factor_settings t ON t.user_id = u.id
+      WHERE s.id = $1 ORDER BY u.id FOR UPDATE OF s FOR SHARE OF u, p, t
+      """
+  }
+
   /// A session row to show.
   enum SessionToRead: PreparedSQL {
     static let name = "flowengine_session_to_read"
@@ -66,15 +82,15 @@ enum Statements {
     static let sql = auditInsert(from: 1)
   }
 
-  /// A new session, with the step's audit entries (from $12).
+  /// A new session with its subjects, and the step's audit entries (from $13).
   enum InsertSession: PreparedSQL {
     static let name = "flowengine_insert_session"
     static let sql = """
-      WITH audited AS (\(auditInsert(from: 12)))
+      WITH audited AS (\(auditInsert(from: 13)))
       INSERT INTO sessions (id, flow, state, outcome, seq, actor, started_at, updated_at,
-        expires_at, due_at, body)
+        expires_at, due_at, body, subjects)
       VALUES ($1, (SELECT id FROM flows WHERE content_hash = $2), $3, $4, $5, $6, $7, $8, $9,
-        $10, $11)
+        $10, $11, $12::text[])
       """
   }
 

@@ -46,8 +46,13 @@ final class PostgresTables: AccountSecurityTables {
     }
   }
 
-  private func remember(_ row: PostgresRandomAccessRow) throws -> (user: User, version: Int) {
-    let id = try row.text("id")
+  /// Keeps the user of a row (`id` and `version` under other names in a session's row).
+  @discardableResult
+  func remember(_ row: PostgresRandomAccessRow, id: String = "id", version: String = "version")
+    throws -> (user: User, version: Int)
+  {
+    let userVersion = version
+    let id = try row.text(id)
     guard let role = Role(rawValue: try row.text("role")),
       let channel = Channel(rawValue: try row.text("channel")),
       let number = try? PhoneNumber(parsing: try row.text("e164"))
@@ -59,7 +64,7 @@ final class PostgresTables: AccountSecurityTables {
       account: try row.text("account"), phone: number, email: try row.text("email"),
       twoFactor: TwoFactorSettings(enabled: try row.bool("enabled"), channel: channel),
       phoneVerified: try row.bool("verified"))
-    let loaded = (user: user, version: try row.int("version"))
+    let loaded = (user: user, version: try row.int(userVersion))
     users[id] = loaded
     return loaded
   }

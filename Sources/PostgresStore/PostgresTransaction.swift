@@ -121,14 +121,31 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
 
   // MARK: - Rows
 
+  /// A step's session row locks and reads its subjects' users in the same statement (the
+  /// facts the step reads next are then at hand); a session without them (or whose users are
+  /// gone) is read on its own.
   func session(_ id: String) throws -> StoredSession? {
+    if locking {
+      let rows = try link.rows(Statements.SessionWithSubjects.self, [.text(id)])
+      if let row = rows.first {
+        for row in rows {
+          let user = try tables.remember(row, id: "user_id", version: "user_version")
+          lockedUsers.insert(user.user.id)
+        }
+        return try Self.storedSession(row)
+      }
+    }
     guard
       let row = try
         (locking
         ? link.rows(Statements.SessionForUpdate.self, [.text(id)])
         : link.rows(Statements.SessionToRead.self, [.text(id)])).first
     else { return nil }
-    return StoredSession(
+    return try Self.storedSession(row)
+  }
+
+  static func storedSession(_ row: PostgresRandomAccessRow) throws -> StoredSession {
+    StoredSession(
       id: try row.text("id"), flowID: try row.text("flow_id"), flowVersion: try row.int("version"),
       contentHash: try row.text("content_hash"), state: try row.text("state"),
       outcome: try row.optionalText("outcome"), seq: try row.int("seq"),
@@ -157,6 +174,7 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
         .text(row.id), .text(row.contentHash), .text(row.state), .optional(row.outcome),
         .int(row.seq), .text(row.actor), .int(row.startedAt), .int(row.updatedAt),
         .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body),
+        .texts(Set(session.subjects.values).sorted()),
       ] + tables.takeAudit())
   }
 
