@@ -544,7 +544,7 @@ public struct FlowAPI: Sendable {
   func deliver(_ context: APIContext) async {
     guard provider == nil else { return }
     do {
-      _ = try await store.dispatch()
+      _ = try await store.dispatchQueuedHere()
     } catch {
       context.logger.warning("delivery failed; it stays queued", metadata: ["error": "\(error)"])
     }

@@ -22,6 +22,8 @@ public final class PostgresStore: DurableStore, Sendable {
   let sealer: OutboxSealer
   let threads: NIOThreadPool
   let runner: Task<Void, Never>
+  /// Outbox rows this process's committed steps queued since it last dispatched them.
+  let queuedHere = Atomic<Int>(0)
   let logger: Logger
 
   /// Whether `text` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -251,6 +253,9 @@ public final class PostgresStore: DurableStore, Sendable {
             let result = try body(transaction)
             try transaction.finish()
             try link.execute("COMMIT")
+            if transaction.tables.queuedDeliveries > 0 {
+              self.queuedHere.add(transaction.tables.queuedDeliveries, ordering: .relaxed)
+            }
             return result
           } catch {
             lost.withLock { $0 = transaction.tables.survivors }
@@ -376,6 +381,14 @@ public final class PostgresStore: DurableStore, Sendable {
       ).first?.optionalInt("oldest")
       return oldest.map { max(0, now - $0) } ?? 0
     }
+  }
+
+  /// Skips the claim (a statement on the database) when this process queued nothing since
+  /// it last dispatched.
+  @discardableResult
+  public func dispatchQueuedHere() async throws -> Int {
+    guard queuedHere.exchange(0, ordering: .relaxed) > 0 else { return 0 }
+    return try await dispatch()
   }
 
   /// How long a process may hold a claimed delivery before another may take it over.

@@ -9,6 +9,9 @@ final class PostgresTables: AccountSecurityTables {
   let sealer: OutboxSealer
   private(set) var survivors: [Survivor] = []
   private var deliveriesInStep: [String: Int] = [:]
+  /// Outbox rows this transaction wrote (rolled back ones included: a count to wake the
+  /// dispatcher, never a count of deliveries).
+  private(set) var queuedDeliveries = 0
   /// Users read in this transaction, with their version; dropped when saved (the triggers
   /// change the version).
   private var users: [String: (user: User, version: Int)] = [:]
@@ -236,6 +239,7 @@ final class PostgresTables: AccountSecurityTables {
   /// Outbox rows: the message sealed with the store's key (a code never rests in clear), sent
   /// after the step commits by the dispatcher of whichever process claims it.
   func deliver(_ message: OutboundMessage) throws {
+    queuedDeliveries += 1
     var message = message
     let index = deliveriesInStep[message.key, default: 0]
     deliveriesInStep[message.key] = index + 1

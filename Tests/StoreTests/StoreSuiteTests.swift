@@ -165,8 +165,10 @@ struct StoreSuiteTests {
   func rowsHoldNoFacts(_ kind: StoreKind) async throws {
     let store = try await StoreFixture(kind)
     let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
-    try await store.send(id, "editPhone", ["phone": .string("+15550109999")])
+    let edited = try await store.send(id, "editPhone", ["phone": .string("+15550109999")])
+    #expect(edited.accepted, "\(edited.trace)")
     let row = try await store.row(id)
+    #expect(row.seq == 2)
     let body = String(decoding: row.body, as: UTF8.self)
     for fact in ["+15550100001", "+15550100003", "ada@", "tess@", "admin", "technician"] {
       #expect(!body.contains(fact), "the row holds \(fact)")

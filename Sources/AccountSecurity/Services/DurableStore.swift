@@ -28,6 +28,11 @@ public protocol DurableStore: SessionStore {
   func moveClock(to time: Int) async throws
   /// What a committed step queued for delivery (destinations masked), for its trace.
   func queued(by step: SessionEngine.Step) async throws -> [OutboundMessage]
+  /// A dry-run store's inbox filled at once after a request: dispatches when this process
+  /// queued something since it last did (what other processes queued is the background
+  /// dispatcher's). Returns how many were delivered.
+  @discardableResult
+  func dispatchQueuedHere() async throws -> Int
 }
 
 extension DurableStore {
@@ -38,6 +43,12 @@ extension DurableStore {
   @discardableResult
   public func dispatch() async throws -> Int {
     try await dispatch(to: nil, retry: DeliveryRetry())
+  }
+
+  /// Dispatches every time (a store whose dispatch costs little when nothing is queued).
+  @discardableResult
+  public func dispatchQueuedHere() async throws -> Int {
+    try await dispatch()
   }
 }
 
