@@ -22,6 +22,8 @@ public final class PostgresStore: DurableStore, Sendable {
   let sealer: OutboxSealer
   let threads: NIOThreadPool
   let runner: Task<Void, Never>
+  /// The event loops of the store's connections (its own, so closing the store ends them).
+  let loops: MultiThreadedEventLoopGroup
   /// Outbox rows this process's committed steps queued since it last dispatched them.
   let queuedHere = Atomic<Int>(0)
   let logger: Logger
@@ -75,7 +77,14 @@ public final class PostgresStore: DurableStore, Sendable {
     // the operator's business; its errors are.
     var background = logger
     background.logLevel = .error
-    let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+    // A step's work runs on the store's threads; the loops only read and write the
+    // connections, so half the cores serve (one on two cores: measured faster there than
+    // the shared group of one per core, with the engine, the server and PostgreSQL sharing
+    // them).
+    let loops = MultiThreadedEventLoopGroup(numberOfThreads: max(1, System.coreCount / 2))
+    self.loops = loops
+    let client = PostgresClient(
+      configuration: configuration, eventLoopGroup: loops, backgroundLogger: background)
     self.client = client
     self.runner = Task { await client.run() }
     let threads = NIOThreadPool(numberOfThreads: 32)
@@ -110,18 +119,15 @@ public final class PostgresStore: DurableStore, Sendable {
         return (try meta("key-check"), try meta("kind"), try meta("clock"))
       }
     } catch {
-      runner.cancel()
-      try? await threads.shutdownGracefully()
+      await Self.stop(runner, threads, loops)
       throw Self.storeError(error)
     }
     guard let stored = found.check, let kind = found.kind.flatMap(StoreKind.init(rawValue:)) else {
-      runner.cancel()
-      try? await threads.shutdownGracefully()
+      await Self.stop(runner, threads, loops)
       throw StoreError("\(shown) is not a flow store (run flowctl store init)")
     }
     guard stored == check else {
-      runner.cancel()
-      try? await threads.shutdownGracefully()
+      await Self.stop(runner, threads, loops)
       throw StoreError("the key given for \(shown) is not this store's key")
     }
     self.kind = kind
@@ -175,8 +181,17 @@ public final class PostgresStore: DurableStore, Sendable {
 
   /// Stops the client and the threads (call once, when done with the store).
   public func close() async {
+    await Self.stop(runner, threads, loops)
+  }
+
+  /// Ends the client (its connections closed), then the threads and the loops.
+  static func stop(
+    _ runner: Task<Void, Never>, _ threads: NIOThreadPool, _ loops: MultiThreadedEventLoopGroup
+  ) async {
     runner.cancel()
+    await runner.value
     try? await threads.shutdownGracefully()
+    try? await loops.shutdownGracefully()
   }
 
   // MARK: - Running queries
