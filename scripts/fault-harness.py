@@ -429,9 +429,13 @@ class Harness:
 
     def team_client(self, index, target):
         rng = random.Random(f"{self.args.seed}-team-{index}")
+        starts = 0
         while not self.stop_load.is_set():
             body = json.dumps({"flow": TEAM_FLOW, "target": target}).encode()
-            answered = self.request(rng, "POST", "/v1/sessions", body)
+            # Keyed: a start whose answer is lost is sent again with its key, and answers the
+            # session it started (no orphan).
+            starts += 1
+            answered = self.request(rng, "POST", "/v1/sessions", body, f"start-{index}-{starts}")
             if answered is None:
                 self.count("unanswered-starts")
                 continue
@@ -1039,13 +1043,22 @@ class Harness:
                 if len(events) != len(keys):
                     bad.append(f"team session {sid}: {len(events)} event steps but {len(keys)} keys answered "
                                f"200 in the idempotency table: {self.entries(sid, steps)}")
+            # Keyed starts: every team session in the store is one a client was answered, but
+            # for starts given up unanswered (each may have started one).
+            stored_team = [sid for sid, row in sessions.items() if row["flow_id"] == TEAM_FLOW]
+            unanswered = [sid for sid in stored_team if sid not in self.team_sessions]
+            if len(unanswered) > self.counters["unanswered-starts"]:
+                bad.append(f"{len(unanswered)} team sessions no client was answered for, but only "
+                           f"{self.counters['unanswered-starts']} starts went unanswered: "
+                           f"{unanswered[:10]}")
             for key, raw in self.answers.items():
                 if key in self.keys and key not in {r["key"] for r in kept if r["status"] == "200"}:
                     bad.append(f"key {key} was answered 200 but the idempotency table has no 200 for it")
                     if len(bad) > 50:
                         break
         check("idempotency", not bad,
-              f"{len(self.team_sessions)} team sessions: {stepped_keys} keyed steps, one step per key; "
+              f"{len(self.team_sessions)} team sessions, each started once by its key; "
+              f"{stepped_keys} keyed steps, one step per key; "
               f"{self.counters['replay-probes']} replays probed, {len(self.problems['replay'])} differed; "
               f"{len(self.problems['conflict'])} unexplained 409s", bad)
 

@@ -293,8 +293,16 @@ public struct FlowAPI: Sendable {
   // MARK: - Sessions
 
   func start(_ request: Request, _ context: APIContext, user: String) async throws -> Response {
+    let buffer = try await request.body.collect(upTo: Self.maxBody)
+    let bytes = Array(buffer.readableBytesView)
+    let key = Self.idempotencyKey.flatMap { request.headers[$0] }
+    if let key, key.isEmpty || key.count > 255 {
+      return Self.problem(
+        .unprocessableContent, "an Idempotency-Key has 1 to 255 characters",
+        field: "Idempotency-Key")
+    }
     let body: [String: JSONValue]
-    switch try await Self.object(request, context, keys: ["flow", "target"]) {
+    switch Self.parse(bytes, keys: ["flow", "target"]) {
     case .success(let object): body = object
     case .failure(let problem): return problem.response
     }
@@ -317,10 +325,37 @@ public struct FlowAPI: Sendable {
     guard try await store.user(target) != nil else {
       return Self.problem(.unprocessableContent, "unknown user '\(target)'", field: "target")
     }
-    let step = try await engine.start(
-      flow: flow.sourceBytes, path: flow.id, subjects: ["actor": user, "target": target])
-    await deliver(context)
-    return Self.json(.created, Self.sessionObject(step.session, step.flow))
+    let subjects = ["actor": user, "target": target]
+    guard let key else {
+      let step = try await engine.start(
+        flow: flow.sourceBytes, path: flow.id, subjects: subjects)
+      await deliver(context)
+      return Self.json(.created, Self.sessionObject(step.session, step.flow))
+    }
+    // A start whose answer was lost, sent again with its key, replays the first answer (the
+    // same session) instead of starting another.
+    let digest = Self.digest(start: bytes)
+    let idempotency = SessionEngine.Idempotency(
+      owner: user, key: key, digest: digest,
+      reply: { step in
+        StoredResponse(
+          status: .created, body: Self.encode(Self.sessionObject(step.session, step.flow))
+        ).kept(digest: digest)
+      })
+    switch try await engine.start(
+      flow: flow.sourceBytes, path: flow.id, subjects: subjects, idempotency: idempotency)
+    {
+    case .replay(let kept):
+      return StoredResponse(kept).response
+    case .keyReused:
+      return Self.problem(
+        .unprocessableContent,
+        "this Idempotency-Key was used with another request; use a new key for a new request",
+        field: "Idempotency-Key")
+    case .step(_, let kept):
+      await deliver(context)
+      return StoredResponse(kept).response
+    }
   }
 
   func send(_ request: Request, _ context: APIContext, user: String) async throws -> Response {
@@ -421,6 +456,14 @@ public struct FlowAPI: Sendable {
   }
 
   /// What identifies a request made with an idempotency key: its session and its body.
+  /// What a start's key stands for: its path and body.
+  static func digest(start body: [UInt8]) -> String {
+    var hash = SHA256()
+    hash.update(data: Array("POST /v1/sessions\n".utf8))
+    hash.update(data: body)
+    return SessionKey.hex(Array(hash.finalize()))
+  }
+
   static func digest(session: String, _ body: [UInt8]) -> String {
     var hash = SHA256()
     hash.update(data: Array("POST /v1/sessions/\(session)/events\n".utf8))

@@ -324,6 +324,47 @@ struct ServeTests {
     #expect((inbox.json["messages"] as? [[String: Any]])?.count == 1)
   }
 
+  @Test("a start sent again with its key answers the same session and starts no other")
+  func keyedStart() throws {
+    let store = try SessionCommandTests.newStore()
+    var server = try Server(store: store)
+    let ada = try server.token("ada")
+    let body = #"{"flow":"update-team-member-2fa-phone","target":"tess"}"#
+    let first = try server.call(
+      "POST", "/v1/sessions", token: ada, body: body, headers: ["Idempotency-Key: start-1"])
+    #expect(first.status == 201, "\(first.body)")
+    let id = try #require(first.json["id"] as? String)
+    let again = try server.call(
+      "POST", "/v1/sessions", token: ada, body: body, headers: ["Idempotency-Key: start-1"])
+    #expect(again.status == 201 && again.body == first.body, "the first answer, byte for byte")
+    // Another request under that key (or an event's key) is refused, naming the header.
+    let other = try server.call(
+      "POST", "/v1/sessions", token: ada,
+      body: #"{"flow":"update-team-member-2fa-phone","target":"mia"}"#,
+      headers: ["Idempotency-Key: start-1"])
+    #expect(other.status == 422)
+    #expect((other.json["error"] as? [String: Any])?["field"] as? String == "Idempotency-Key")
+    let event = try server.call(
+      "POST", "/v1/sessions/\(id)/events", token: ada, body: #"{"event":"cancel"}"#,
+      headers: ["Idempotency-Key: start-1"])
+    #expect(event.status == 422)
+    #expect(server.stop() == 0)
+
+    // After a restart the key still answers the same session; without a key, a new one.
+    server = try Server(store: store)
+    defer { _ = server.stop() }
+    let later = try server.token("ada")
+    let replayed = try server.call(
+      "POST", "/v1/sessions", token: later, body: body, headers: ["Idempotency-Key: start-1"])
+    #expect(replayed.status == 201 && replayed.json["id"] as? String == id)
+    let fresh = try server.call("POST", "/v1/sessions", token: later, body: body)
+    #expect(fresh.status == 201 && fresh.json["id"] as? String != id)
+    // Exactly two sessions were started: one per request that was not a replay.
+    let audit = try Flowctl.run(["store", "audit", store])
+    let starts = audit.stdout.split(separator: "\n").filter { $0.contains("(start):") }
+    #expect(starts.count == 2, "\(audit.stdout)")
+  }
+
   @Test("a live view shows rejections too; SIGTERM ends open streams and the server exits at once")
   func streamsEndOnShutdown() throws {
     let store = try SessionCommandTests.newStore()

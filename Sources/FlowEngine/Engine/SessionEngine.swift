@@ -200,6 +200,33 @@ public struct SessionEngine: Sendable {
     return answer
   }
 
+  /// `start`, under an idempotency key: as `send(…, idempotency:)`, the key's kept answer is
+  /// looked up, the session started and its answer kept in one transaction, so a start
+  /// whose answer was lost and is sent again (same key, same request) starts no second
+  /// session: it replays the first one's answer.
+  public func start(
+    flow bytes: [UInt8], path: String = "<memory>", subjects: [String: String],
+    id: String = SessionID.random(), idempotency: Idempotency
+  ) async throws -> Answer {
+    let flow = try compile(bytes, path: path)
+    let clock = self.clock
+    return try await store.write { transaction -> Answer in
+      let now = clock.now()
+      if let kept = try transaction.keptReply(
+        owner: idempotency.owner, key: idempotency.key, since: now - idempotency.window)
+      {
+        return kept.digest == idempotency.digest ? .replay(kept) : .keyReused
+      }
+      let step = try startStep(
+        flow, bytes: bytes, subjects: subjects, id: id, now: now, in: transaction)
+      let reply = idempotency.reply(step)
+      try transaction.keepReply(
+        reply, owner: idempotency.owner, key: idempotency.key, now: now,
+        forgetBefore: now - idempotency.window)
+      return .step(step, reply)
+    }
+  }
+
   /// `send`, on a store that never suspends (the in-memory store of dry runs).
   public func sendNow(
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil
