@@ -1051,8 +1051,9 @@ class Harness:
                 bad.append(f"{len(unanswered)} team sessions no client was answered for, but only "
                            f"{self.counters['unanswered-starts']} starts went unanswered: "
                            f"{unanswered[:10]}")
+            answered_200 = {r["key"] for r in kept if r["status"] == "200"}
             for key, raw in self.answers.items():
-                if key in self.keys and key not in {r["key"] for r in kept if r["status"] == "200"}:
+                if key in self.keys and key not in answered_200:
                     bad.append(f"key {key} was answered 200 but the idempotency table has no 200 for it")
                     if len(bad) > 50:
                         break
