@@ -49,14 +49,7 @@ enum PostgresBench {
     }
   }
 
-  static let teamFlow: CompiledFlow = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .deletingLastPathComponent().deletingLastPathComponent()
-    let document = FlowDocument.load(
-      path: root.appendingPathComponent("flows/update-team-member-2fa-phone.yaml").path,
-      catalog: AccountSecurityCatalog.catalog)
-    return document.compiled()!
-  }()
+  static let teamFlow = StoreBench.flow("flows/update-team-member-2fa-phone.yaml")
 
   static func world(members: Int) throws -> AccountSecurityState {
     var state = AccountSecurityState()

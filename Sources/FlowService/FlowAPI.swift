@@ -295,11 +295,10 @@ public struct FlowAPI: Sendable {
   func start(_ request: Request, _ context: APIContext, user: String) async throws -> Response {
     let buffer = try await request.body.collect(upTo: Self.maxBody)
     let bytes = Array(buffer.readableBytesView)
-    let key = Self.idempotencyKey.flatMap { request.headers[$0] }
-    if let key, key.isEmpty || key.count > 255 {
-      return Self.problem(
-        .unprocessableContent, "an Idempotency-Key has 1 to 255 characters",
-        field: "Idempotency-Key")
+    let key: String?
+    switch Self.key(of: request) {
+    case .success(let given): key = given
+    case .failure(let problem): return problem.response
     }
     let body: [String: JSONValue]
     switch Self.parse(bytes, keys: ["flow", "target"]) {
@@ -334,7 +333,7 @@ public struct FlowAPI: Sendable {
     }
     // A start whose answer was lost, sent again with its key, replays the first answer (the
     // same session) instead of starting another.
-    let digest = Self.digest(start: bytes)
+    let digest = Self.digest("/v1/sessions", bytes)
     let idempotency = SessionEngine.Idempotency(
       owner: user, key: key, digest: digest,
       reply: { step in
@@ -348,10 +347,7 @@ public struct FlowAPI: Sendable {
     case .replay(let kept):
       return StoredResponse(kept).response
     case .keyReused:
-      return Self.problem(
-        .unprocessableContent,
-        "this Idempotency-Key was used with another request; use a new key for a new request",
-        field: "Idempotency-Key")
+      return Self.keyReused
     case .step(_, let kept):
       await deliver(context)
       return StoredResponse(kept).response
@@ -364,11 +360,10 @@ public struct FlowAPI: Sendable {
     }
     let buffer = try await request.body.collect(upTo: Self.maxBody)
     let bytes = Array(buffer.readableBytesView)
-    let key = Self.idempotencyKey.flatMap { request.headers[$0] }
-    if let key, key.isEmpty || key.count > 255 {
-      return Self.problem(
-        .unprocessableContent, "an Idempotency-Key has 1 to 255 characters",
-        field: "Idempotency-Key")
+    let key: String?
+    switch Self.key(of: request) {
+    case .success(let given): key = given
+    case .failure(let problem): return problem.response
     }
     let body: [String: JSONValue]
     switch Self.parse(bytes, keys: ["event", "payload", "seq"]) {
@@ -412,7 +407,7 @@ public struct FlowAPI: Sendable {
     let stored: StoredResponse
     do {
       if let key {
-        let digest = Self.digest(session: session.id, bytes)
+        let digest = Self.digest("/v1/sessions/\(session.id)/events", bytes)
         let idempotency = SessionEngine.Idempotency(
           owner: user, key: key, digest: digest,
           reply: { step in Self.reply(to: step).kept(digest: digest) })
@@ -423,10 +418,7 @@ public struct FlowAPI: Sendable {
         case .replay(let kept):
           return StoredResponse(kept).response
         case .keyReused:
-          return Self.problem(
-            .unprocessableContent,
-            "this Idempotency-Key was used with another request; use a new key for a new request",
-            field: "Idempotency-Key")
+          return Self.keyReused
         case .step(let taken, let kept):
           step = taken
           stored = StoredResponse(kept)
@@ -456,19 +448,34 @@ public struct FlowAPI: Sendable {
   }
 
   /// What identifies a request made with an idempotency key: its session and its body.
-  /// What a start's key stands for: its path and body.
-  static func digest(start body: [UInt8]) -> String {
+  /// What a key stands for: the request's path and body (POST).
+  static func digest(_ path: String, _ body: [UInt8]) -> String {
     var hash = SHA256()
-    hash.update(data: Array("POST /v1/sessions\n".utf8))
+    hash.update(data: Array("POST \(path)\n".utf8))
     hash.update(data: body)
     return SessionKey.hex(Array(hash.finalize()))
   }
 
-  static func digest(session: String, _ body: [UInt8]) -> String {
-    var hash = SHA256()
-    hash.update(data: Array("POST /v1/sessions/\(session)/events\n".utf8))
-    hash.update(data: body)
-    return SessionKey.hex(Array(hash.finalize()))
+  /// The request's `Idempotency-Key`, if it has one; a 422 naming the header when it is not
+  /// 1 to 255 characters.
+  static func key(of request: Request) -> Result<String?, Problem> {
+    let key = idempotencyKey.flatMap { request.headers[$0] }
+    if let key, key.isEmpty || key.count > 255 {
+      return .failure(
+        Problem(
+          response: problem(
+            .unprocessableContent, "an Idempotency-Key has 1 to 255 characters",
+            field: "Idempotency-Key")))
+    }
+    return .success(key)
+  }
+
+  /// A key seen with another request.
+  static var keyReused: Response {
+    problem(
+      .unprocessableContent,
+      "this Idempotency-Key was used with another request; use a new key for a new request",
+      field: "Idempotency-Key")
   }
 
   /// The answer to a step: 200 with the step when accepted; 422 (410 for an ended or

@@ -110,7 +110,7 @@ final class PostgresLink: @unchecked Sendable {
   }
 
   /// Sends a statement without waiting for its answer (its failure is thrown by the next
-  /// `rows`, `execute` or `settle`).
+  /// `rows` or `execute`).
   func send(_ sql: String, _ values: [SQLValue] = []) throws {
     try checkWrite(sql)
     let query = Self.query(sql, values)
@@ -122,11 +122,6 @@ final class PostgresLink: @unchecked Sendable {
         unread.value.withLock { if $0 == nil { $0 = error } }
       }
     }
-  }
-
-  /// Waits for every statement sent so far; throws the first failure among them.
-  func settle() throws {
-    _ = try rows("SELECT 1")
   }
 
   /// Runs a statement; how many rows it returned (use `RETURNING 1` to count changed rows).
