@@ -31,13 +31,21 @@ final class PostgresLink: @unchecked Sendable {
   /// The first failure of a statement sent without waiting (set on the connection's event
   /// loop, read after a wait: the loop answers statements in the order they were sent).
   private let unread = FirstFailure()
+  /// The statements sent without waiting whose outcome is not known yet: a wait waits for
+  /// them too (their answers came before its own, but a prepared statement's task may still
+  /// be about to record its failure).
+  private let pending = DispatchGroup()
   /// Called before a statement that changes rows is sent (a transaction opens its savepoint
   /// there, or refuses the write in a read).
   var beforeWrite: (() throws -> Void)?
 
-  init(_ connection: PostgresConnection, logger: Logger) {
+  /// The statements each connection of the store has prepared.
+  let prepared: PreparedStatements
+
+  init(_ connection: PostgresConnection, logger: Logger, prepared: PreparedStatements) {
     self.connection = connection
     self.logger = logger
+    self.prepared = prepared
   }
 
   /// The rows of a query, decoded into random-access rows (after every statement sent before
@@ -60,17 +68,18 @@ final class PostgresLink: @unchecked Sendable {
     throws -> [PostgresRandomAccessRow]
   {
     try checkWrite(Statement.sql)
-    let prepared = Prepared<Statement>(bindings: Self.query("", values).binds)
+    let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
     let connection = self.connection
     let logger = self.logger
     let executor = self.executor
+    defer { prepared.insert(Statement.name, on: connection.id) }
     return try wait { answer in
       // The task runs on the connection's event loop: the statement is written and its rows
       // read there, with no hop through the cooperative pool.
       Task(executorPreference: executor) {
         do {
           var rows: [PostgresRow] = []
-          for try await row in try await connection.execute(prepared, logger: logger) {
+          for try await row in try await connection.execute(bound, logger: logger) {
             rows.append(row)
           }
           answer(.success(rows))
@@ -90,7 +99,14 @@ final class PostgresLink: @unchecked Sendable {
   private func wait(
     _ start: (@escaping @Sendable (Result<[PostgresRow], any Error>) -> Void) -> Void
   ) throws -> [PostgresRandomAccessRow] {
-    let outcome = Mutex<Result<[PostgresRow], any Error>?>(nil)
+    try waitFor(start).map { PostgresRandomAccessRow($0) }
+  }
+
+  /// `wait`, for any answer.
+  private func waitFor<T: Sendable>(
+    _ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void
+  ) throws -> T {
+    let outcome = Mutex<Result<T, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
     start { result in
       outcome.withLock { $0 = result }
@@ -102,25 +118,76 @@ final class PostgresLink: @unchecked Sendable {
       throw PostgresStoreError(
         "the database did not answer in time; the connection is closed")
     }
+    if pending.wait(timeout: .now() + .seconds(20)) == .timedOut {
+      throw PostgresStoreError("a statement sent earlier did not end in time")
+    }
     if let failure = unread.value.withLock({ $0 }) { throw failure }
     guard let result = outcome.withLock({ $0 }) else {
       throw PostgresStoreError("a query ended with no answer")
     }
-    return try result.get().map { PostgresRandomAccessRow($0) }
+    return try result.get()
   }
 
   /// Sends a statement without waiting for its answer (its failure is thrown by the next
-  /// `rows` or `execute`).
+  /// wait: `rows`, `execute` or `commit`).
   func send(_ sql: String, _ values: [SQLValue] = []) throws {
     try checkWrite(sql)
     let query = Self.query(sql, values)
     let connection = self.connection
     let logger = self.logger
     let unread = self.unread
+    let pending = self.pending
+    pending.enter()
     connection.eventLoop.execute {
-      connection.query(query, logger: logger).whenFailure { error in
-        unread.value.withLock { if $0 == nil { $0 = error } }
+      connection.query(query, logger: logger).whenComplete { result in
+        if case .failure(let error) = result { unread.record(error) }
+        pending.leave()
       }
+    }
+  }
+
+  /// Sends a prepared statement without waiting for its answer (its rows are read and
+  /// dropped; its failure is thrown by the next wait).
+  ///
+  /// A statement's first run on a connection waits: postgres-nio prepares it first and runs
+  /// it when the server has answered that, so what was sent after it would run before it.
+  func send<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue]) throws {
+    guard prepared.contains(Statement.name, on: connection.id) else {
+      _ = try rows(statement, values)
+      return
+    }
+    try checkWrite(Statement.sql)
+    let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
+    let connection = self.connection
+    let logger = self.logger
+    let unread = self.unread
+    let pending = self.pending
+    pending.enter()
+    // Written on the connection's loop, in order with what is sent after it there.
+    Task(executorPreference: executor) {
+      do {
+        for try await _ in try await connection.execute(bound, logger: logger) {}
+      } catch {
+        unread.record(error)
+      }
+      pending.leave()
+    }
+  }
+
+  /// Commits the transaction, after every statement sent before: a transaction that one of
+  /// them failed is rolled back by the server, and that failure is thrown here.
+  func commit() throws {
+    let connection = self.connection
+    let logger = self.logger
+    let tag = try waitFor { answer in
+      connection.eventLoop.execute {
+        connection.query("COMMIT", logger: logger).whenComplete {
+          answer($0.map(\.metadata.command))
+        }
+      }
+    }
+    guard tag == "COMMIT" else {
+      throw PostgresStoreError("the transaction was rolled back (the server answered \(tag))")
     }
   }
 
@@ -194,9 +261,24 @@ final class EventLoopTaskExecutor: TaskExecutor {
   }
 }
 
+/// The statements each connection has prepared (by the connection's id, unique in the pool).
+final class PreparedStatements: Sendable {
+  private let names = Mutex<[PostgresConnection.ID: Set<String>]>([:])
+
+  func contains(_ name: String, on connection: PostgresConnection.ID) -> Bool {
+    names.withLock { $0[connection]?.contains(name) ?? false }
+  }
+
+  func insert(_ name: String, on connection: PostgresConnection.ID) {
+    names.withLock { _ = $0[connection, default: []].insert(name) }
+  }
+}
+
 /// The first failure among statements whose answers nobody waited for.
 final class FirstFailure: Sendable {
   let value = Mutex<(any Error)?>(nil)
+
+  func record(_ error: any Error) { value.withLock { if $0 == nil { $0 = error } } }
 }
 
 /// Reading columns by name, with the type the column holds.

@@ -98,6 +98,16 @@ enum PostgresSchema {
       ALTER TABLE sessions ADD COLUMN subjects TEXT[];
       """
     ),
+    (
+      // A step's update is sent without waiting for its answer (its session row is locked
+      // since the step read it), so a row it did not change must fail the transaction in the
+      // server: as a serialization failure, which the store runs again.
+      "v3-step-applied",
+      """
+      CREATE FUNCTION flowengine_step_applied(changed BIGINT, session TEXT) RETURNS BIGINT
+        LANGUAGE plpgsql AS $$ BEGIN IF changed <> 1 THEN RAISE EXCEPTION 'session % moved on under its step', session USING ERRCODE = '40001'; END IF; RETURN changed; END $$;
+      """
+    ),
   ]
 
   /// Brings the database up to date, or refuses one that a newer binary migrated.

@@ -105,4 +105,59 @@ enum Statements {
       WHERE id = $8 AND seq = $9 RETURNING 1
       """
   }
+
+  /// `UpdateSession` for a session row this transaction locked: sent without waiting, so a
+  /// row not changed (which the lock rules out) fails the transaction in the server.
+  enum UpdateLockedSession: PreparedSQL {
+    static let name = "flowengine_update_locked_session"
+    static let sql = """
+      WITH audited AS (\(auditInsert(from: 10))),
+      updated AS (
+        UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4,
+          expires_at = $5, due_at = $6, body = $7
+        WHERE id = $8 AND seq = $9 RETURNING 1)
+      SELECT flowengine_step_applied(count(*), $8) FROM updated
+      """
+  }
+
+  /// A flow text kept (once per content hash: a text kept already is left as it is).
+  enum KeepFlowText: PreparedSQL {
+    static let name = "flowengine_keep_flow_text"
+    static let sql = """
+      INSERT INTO flows (content_hash, flow_id, version, text, kept_at)
+      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING
+      """
+  }
+
+  /// An idempotency key's lock, held until the transaction ends.
+  enum LockKey: PreparedSQL {
+    static let name = "flowengine_lock_key"
+    static let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+  }
+
+  /// The answer kept for a key, if it is recent enough.
+  enum KeptReply: PreparedSQL {
+    static let name = "flowengine_kept_reply"
+    static let sql = """
+      SELECT digest, status, body FROM idempotency
+      WHERE owner = $1 AND key = $2 AND created_at >= $3
+      """
+  }
+
+  /// Kept answers past their window, forgotten.
+  enum ForgetReplies: PreparedSQL {
+    static let name = "flowengine_forget_replies"
+    static let sql = "DELETE FROM idempotency WHERE created_at < $1"
+  }
+
+  /// The answer kept for a key (replacing one past its window).
+  enum KeepReply: PreparedSQL {
+    static let name = "flowengine_keep_reply"
+    static let sql = """
+      INSERT INTO idempotency (owner, key, digest, status, body, created_at)
+      VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (owner, key) DO UPDATE SET digest = excluded.digest, status = excluded.status,
+        body = excluded.body, created_at = excluded.created_at
+      """
+  }
 }

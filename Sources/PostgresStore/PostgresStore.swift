@@ -21,6 +21,8 @@ public final class PostgresStore: DurableStore, Sendable {
   let client: PostgresClient
   let sealer: OutboxSealer
   let threads: NIOThreadPool
+  /// The statements each of the client's connections has prepared.
+  let prepared = PreparedStatements()
   let runner: Task<Void, Never>
   /// The event loops of the store's connections (its own, so closing the store ends them).
   let loops: MultiThreadedEventLoopGroup
@@ -38,19 +40,38 @@ public final class PostgresStore: DurableStore, Sendable {
     try configuration(url).1
   }
 
-  /// The client configuration of a URL `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`,
-  /// and the URL without its password (for messages).
+  /// The client configuration of a URL `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, or
+  /// of one naming the server's unix socket folder as libpq does,
+  /// `postgres://USER@/DATABASE?host=/run/postgresql` (the socket `.s.PGSQL.PORT` there; a
+  /// server on the same machine answers faster through it than through TCP), and the URL
+  /// without its password (for messages).
   static func configuration(_ url: String) throws -> (PostgresClient.Configuration, String) {
-    guard let parts = URLComponents(string: url), isURL(url), let host = parts.host,
-      !host.isEmpty
-    else {
-      throw StoreError(
-        "'\(url)' is not a PostgreSQL URL such as postgres://user@127.0.0.1:5432/flowengine")
+    let example =
+      "postgres://user@127.0.0.1:5432/flowengine or postgres://user@/flowengine?host=/run/postgresql"
+    guard let parts = URLComponents(string: url), isURL(url) else {
+      throw StoreError("'\(url)' is not a PostgreSQL URL such as \(example)")
     }
     let database = String(parts.path.drop(while: { $0 == "/" }))
-    var configuration = PostgresClient.Configuration(
-      host: host, port: parts.port ?? 5432, username: parts.user ?? "postgres",
-      password: parts.password, database: database.isEmpty ? nil : database, tls: .disable)
+    let socketFolder = parts.queryItems?.first(where: { $0.name == "host" })?.value
+    var configuration: PostgresClient.Configuration
+    if let socketFolder, !socketFolder.isEmpty {
+      guard socketFolder.hasPrefix("/"), parts.host ?? "" == "" else {
+        throw StoreError(
+          "'\(url)': host= names the folder of the server's unix socket (an absolute path), with no host before the database, as in \(example)"
+        )
+      }
+      configuration = PostgresClient.Configuration(
+        unixSocketPath: "\(socketFolder)/.s.PGSQL.\(parts.port ?? 5432)",
+        username: parts.user ?? "postgres", password: parts.password,
+        database: database.isEmpty ? nil : database)
+    } else {
+      guard let host = parts.host, !host.isEmpty else {
+        throw StoreError("'\(url)' names no host; a PostgreSQL URL is such as \(example)")
+      }
+      configuration = PostgresClient.Configuration(
+        host: host, port: parts.port ?? 5432, username: parts.user ?? "postgres",
+        password: parts.password, database: database.isEmpty ? nil : database, tls: .disable)
+    }
     configuration.options.maximumConnections = 32
     configuration.options.connectTimeout = .seconds(5)
     // Nothing waits forever: a statement stuck behind a lock fails after 10 s, and a
@@ -97,7 +118,7 @@ public final class PostgresStore: DurableStore, Sendable {
     let check = SQLiteCompatibleKeyCheck.value(key)
     let found: (check: String?, kind: String?, floor: String?)
     do {
-      found = try await Self.run(client, threads, logger) { link in
+      found = try await Self.run(client, threads, prepared, logger) { link in
         if let creating, creating.force {
           try link.execute("DROP SCHEMA public CASCADE")
           try link.execute("CREATE SCHEMA public")
@@ -198,16 +219,17 @@ public final class PostgresStore: DurableStore, Sendable {
 
   /// Runs `body` with a leased connection on the store's threads (where waiting is allowed).
   func run<T: Sendable>(_ body: @escaping @Sendable (PostgresLink) throws -> T) async throws -> T {
-    try await Self.run(client, threads, logger, body)
+    try await Self.run(client, threads, prepared, logger, body)
   }
 
   static func run<T: Sendable>(
-    _ client: PostgresClient, _ threads: NIOThreadPool, _ logger: Logger,
+    _ client: PostgresClient, _ threads: NIOThreadPool, _ prepared: PreparedStatements,
+    _ logger: Logger,
     _ body: @escaping @Sendable (PostgresLink) throws -> T
   ) async throws -> T {
     try await client.withConnection { connection in
       try await threads.runIfActive {
-        try body(PostgresLink(connection, logger: logger))
+        try body(PostgresLink(connection, logger: logger, prepared: prepared))
       }
     }
   }
@@ -267,7 +289,7 @@ public final class PostgresStore: DurableStore, Sendable {
           do {
             let result = try body(transaction)
             try transaction.finish()
-            try link.execute("COMMIT")
+            try link.commit()
             if transaction.tables.queuedDeliveries > 0 {
               self.queuedHere.add(transaction.tables.queuedDeliveries, ordering: .relaxed)
             }
@@ -289,7 +311,7 @@ public final class PostgresStore: DurableStore, Sendable {
             let tables = PostgresTables(link: link, sealer: sealer)
             try tables.reapply(survivors)
             try tables.flushAudit()
-            try link.execute("COMMIT")
+            try link.commit()
           }
         }
         throw Self.storeError(error)

@@ -18,10 +18,15 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   /// may not write.
   let locking: Bool
   private var lockedUsers: Set<String> = []
+  /// The session rows this transaction locked (their updates need not wait for an answer).
+  private var lockedSessions: Set<String> = []
   private var savepoints = 0
   /// The savepoint of the attempt under way, once it has written something (a savepoint is
-  /// opened before the attempt's first write: most attempts write nothing).
-  private var openAttempt: (name: String?, locked: Set<String>)?
+  /// opened before the attempt's first write: most attempts write nothing), and the rows
+  /// locked before it.
+  private var openAttempt: (name: String?, locked: Locked)?
+
+  private typealias Locked = (users: Set<String>, sessions: Set<String>)
 
   init(
     link: PostgresLink, domain: AccountSecurityDomain, sessionKey: SessionKey,
@@ -54,7 +59,7 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
     let mark = tables.survivors.count
     let auditMark = tables.pendingAudit.count
     let outer = openAttempt
-    openAttempt = (nil, lockedUsers)
+    openAttempt = (nil, (lockedUsers, lockedSessions))
     defer { openAttempt = outer }
     var result: Result<T, any Error>
     do {
@@ -69,7 +74,7 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
         // connection fails the whole write, and the store writes them again in a transaction
         // of its own.
         tables.forgetUsers()
-        lockedUsers = locked
+        (lockedUsers, lockedSessions) = locked
         openAttempt = outer
         if (try? link.execute("ROLLBACK TO SAVEPOINT \(name)")) != nil {
           try tables.reapply(Array(tables.survivors[mark...]))
@@ -128,6 +133,7 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
     if locking {
       let rows = try link.rows(Statements.SessionWithSubjects.self, [.text(id)])
       if let row = rows.first {
+        lockedSessions.insert(id)
         for row in rows {
           let user = try tables.remember(row, id: "user_id", version: "user_version")
           lockedUsers.insert(user.user.id)
@@ -141,6 +147,7 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
         ? link.rows(Statements.SessionForUpdate.self, [.text(id)])
         : link.rows(Statements.SessionToRead.self, [.text(id)])).first
     else { return nil }
+    if locking { lockedSessions.insert(id) }
     return try Self.storedSession(row)
   }
 
@@ -156,19 +163,22 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
 
   /// Claims due sessions: a row another process is stepping or ticking is skipped.
   func dueSessions(at now: Int, limit: Int) throws -> [String] {
-    try link.rows(
+    let ids = try link.rows(
       """
       SELECT id FROM sessions WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
       FOR UPDATE SKIP LOCKED
       """, [.int(now), .int(limit)]
     ).map { try $0.text("id") }
+    lockedSessions.formUnion(ids)
+    return ids
   }
 
   func sessionValue(_ id: String) -> Session? { nil }
 
+  /// Sent without waiting: a failure (a session id taken) fails the commit.
   func insertSession(_ session: Session) throws {
     let row = StoredSession(session, key: sessionKey)
-    try link.execute(
+    try link.send(
       Statements.InsertSession.self,
       [
         .text(row.id), .text(row.contentHash), .text(row.state), .optional(row.outcome),
@@ -178,15 +188,21 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
       ] + tables.takeAudit())
   }
 
+  /// A session row this transaction locked is updated without waiting (no other step can
+  /// have moved it on; if one did, the server fails the transaction and it runs again).
   func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool {
     let row = StoredSession(session, key: sessionKey)
-    return try link.execute(
-      Statements.UpdateSession.self,
+    let values: [SQLValue] =
       [
         .text(row.state), .optional(row.outcome), .int(row.seq), .int(row.updatedAt),
         .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body), .text(row.id),
         .int(expectedSeq),
-      ] + tables.takeAudit()) == 1
+      ] + tables.takeAudit()
+    if lockedSessions.contains(row.id) {
+      try link.send(Statements.UpdateLockedSession.self, values)
+      return true
+    }
+    return try link.execute(Statements.UpdateSession.self, values) == 1
   }
 
   func flowText(_ contentHash: String) throws -> [UInt8]? {
@@ -194,43 +210,33 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
       .bytes("text")
   }
 
+  /// Sent without waiting (the session inserted after it finds the row).
   func keepFlowText(_ bytes: [UInt8], contentHash: String, flowID: String, version: Int) throws {
-    try link.execute(
-      """
-      INSERT INTO flows (content_hash, flow_id, version, text, kept_at)
-      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING
-      """,
+    try link.send(
+      Statements.KeepFlowText.self,
       [.text(contentHash), .text(flowID), .int(version), .bytes(bytes), .int(clock.now())])
   }
 
   /// Takes the key's lock first: a racing request with the same key waits here until the
   /// first one commits, then finds its answer (and takes no step).
   func keptReply(owner: String, key: String, since: Int) throws -> KeptReply? {
-    try link.execute(
-      "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("\(owner)\n\(key)")])
+    try link.send(Statements.LockKey.self, [.text("\(owner)\n\(key)")])
     guard
       let row = try link.rows(
-        """
-        SELECT digest, status, body FROM idempotency
-        WHERE owner = $1 AND key = $2 AND created_at >= $3
-        """, [.text(owner), .text(key), .int(since)]
+        Statements.KeptReply.self, [.text(owner), .text(key), .int(since)]
       ).first
     else { return nil }
     return KeptReply(
       digest: try row.text("digest"), status: try row.int("status"), body: try row.bytes("body"))
   }
 
+  /// Sent without waiting (the commit waits for them).
   func keepReply(_ reply: KeptReply, owner: String, key: String, now: Int, forgetBefore: Int)
     throws
   {
-    try link.execute("DELETE FROM idempotency WHERE created_at < $1", [.int(forgetBefore)])
-    try link.execute(
-      """
-      INSERT INTO idempotency (owner, key, digest, status, body, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6)
-      ON CONFLICT (owner, key) DO UPDATE SET digest = excluded.digest, status = excluded.status,
-        body = excluded.body, created_at = excluded.created_at
-      """,
+    try link.send(Statements.ForgetReplies.self, [.int(forgetBefore)])
+    try link.send(
+      Statements.KeepReply.self,
       [
         .text(owner), .text(key), .text(reply.digest), .int(reply.status), .bytes(reply.body),
         .int(now),

@@ -1,8 +1,9 @@
 import AccountSecurity
 import FlowEngine
 import Foundation
-import PostgresStore
 import Testing
+
+@testable import PostgresStore
 
 /// How a step on PostgreSQL reads and locks: the session row with its subjects' users in one
 /// statement, and a session kept before its subjects were (schema v1) stepped all the same.
@@ -46,5 +47,122 @@ struct PostgresStepTests {
     store.clock.advance(by: 60)
     #expect(try await store.send(fresh, "disable2FA").accepted)
     #expect(try await store.lastCode(to: "+15550107777") != nil)
+  }
+
+  /// A step's update is sent without waiting for its answer (the row is locked), so the
+  /// server itself must fail a transaction whose update changed no row. A trigger makes the
+  /// update skip the row: once (the step runs again and lands once), then always (it fails,
+  /// and nothing of it is left).
+  @Test("an update that changes no row fails its transaction in the server; the step runs again")
+  func updateThatChangesNothing() async throws {
+    let store = try await StoreFixture(.postgres)
+    let postgres = try #require(store.postgres)
+    let id = try await store.start(ownFlow, actor: "ada").session.id
+    // A sequence is not rolled back: the first update skips, the ones after do not.
+    try await postgres.execute("CREATE SEQUENCE skips")
+    try await postgres.execute("CREATE TABLE skip_always (always BOOLEAN)")
+    try await postgres.execute(
+      """
+      CREATE FUNCTION skip_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF nextval('skips') = 1 OR EXISTS (SELECT FROM skip_always)
+      THEN RETURN NULL; END IF; RETURN NEW; END $$
+      """)
+    try await postgres.execute(
+      "CREATE TRIGGER skip_update BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION skip_update()"
+    )
+    let before = try await store.audit(id).count
+    let step = try await store.send(id, "disable2FA")
+    #expect(step.accepted && step.session.seq == 2, "\(step.trace)")
+    #expect(try await store.row(id).seq == 2)
+    // The code sent and the step, each once: the first try left nothing.
+    let audit = try await store.audit(id).map(\.detail)
+    #expect(
+      audit.dropFirst(before) == [
+        "disable-2fa code sent to +1******0001",
+        "disable2FA: securityCenter → verifyingCurrentNumber (seq 2)",
+      ], "\(audit)")
+    #expect(try await postgres.query("SELECT last_value::text FROM skips") == [["2"]])
+
+    // Every update skips: the step fails after its tries, and the session and its audit are
+    // as they were.
+    try await postgres.execute("INSERT INTO skip_always VALUES (true)")
+    store.clock.advance(by: 60)
+    let error = await #expect(throws: StoreError.self) {
+      try await store.send(id, "resendCode")
+    }
+    #expect("\(try #require(error))".contains("moved on under its step"))
+    #expect(try await store.row(id).seq == 2)
+    #expect(try await store.audit(id).map(\.detail) == audit)
+  }
+
+  /// A numbered row, prepared once per connection.
+  enum InsertNumber: PreparedSQL {
+    static let name = "test_insert_number"
+    static let sql = "INSERT INTO pipeline (n) VALUES ($1)"
+  }
+
+  @Test("statements sent without waiting run in the order sent; one that fails fails the commit")
+  func pipelined() async throws {
+    let store = try await StoreFixture(.postgres)
+    let postgres = try #require(store.postgres)
+    try await postgres.execute("CREATE TABLE pipeline (id BIGSERIAL PRIMARY KEY, n BIGINT UNIQUE)")
+    try await postgres.run { link in
+      try link.send("BEGIN")
+      // The first run of a prepared statement on a connection waits (postgres-nio prepares
+      // it first and would run what was sent after it before it); the rest are sent.
+      try link.send(InsertNumber.self, [.int(1)])
+      try link.send(InsertNumber.self, [.int(2)])
+      try link.send("INSERT INTO pipeline (n) VALUES (3)")
+      try link.send(InsertNumber.self, [.int(4)])
+      try link.commit()
+    }
+    #expect(
+      try await postgres.query("SELECT n::text FROM pipeline ORDER BY id") == [
+        ["1"], ["2"], ["3"], ["4"],
+      ])
+    let failure = await #expect(throws: (any Error).self) {
+      try await postgres.run { link in
+        try link.send("BEGIN")
+        try link.send(InsertNumber.self, [.int(5)])
+        try link.send(InsertNumber.self, [.int(2)])  // taken: fails, and so the transaction
+        try link.send(InsertNumber.self, [.int(6)])
+        try link.commit()
+      }
+    }
+    #expect(String(reflecting: try #require(failure)).contains("23505"))
+    #expect(try await postgres.query("SELECT count(*)::text FROM pipeline") == [["4"]])
+  }
+
+  @Test("a URL names a TCP host or, as libpq does, the folder of the server's unix socket")
+  func socketURLs() async throws {
+    #expect(
+      try PostgresStore.redacted("postgres://flow:secret@127.0.0.1:5433/flows")
+        == "postgres://flow@127.0.0.1:5433/flows")
+    #expect(
+      try PostgresStore.redacted("postgres://flow@/flows?host=/run/postgresql")
+        == "postgres://flow@/flows?host=/run/postgresql")
+    for (url, says) in [
+      ("postgres://flow@/flows", "names no host"),
+      ("postgres://flow@/flows?host=run/postgresql", "an absolute path"),
+      ("postgres://flow@db.example/flows?host=/run/postgresql", "no host before the database"),
+      ("mysql://flow@127.0.0.1/flows", "is not a PostgreSQL URL"),
+    ] {
+      let error = #expect(throws: StoreError.self) { try PostgresStore.redacted(url) }
+      #expect("\(try #require(error))".contains(says), "\(url)")
+    }
+    // Through the socket of the tests' own cluster (scripts/pg-cluster.sh puts it in run/;
+    // the socket of a server named by FLOWENGINE_TEST_POSTGRES is not known).
+    let tcp = try TestPostgres.database()
+    guard let folder = TestPostgres.clusterFolder else { return }
+    let port = try #require(URLComponents(string: tcp)?.port)
+    let name = String(tcp[tcp.index(after: try #require(tcp.lastIndex(of: "/")))...])
+    let socket = "postgres://postgres@:\(port)/\(name)?host=\(folder)/run"
+    let store = try await PostgresStore.create(
+      url: socket,
+      world: try #require(
+        WorldFile.load(path: packageRoot.appendingPathComponent("examples/team.yaml").path).state))
+    let users = try await store.users().map { $0.id }
+    await store.close()
+    #expect(users.contains("ada"))
   }
 }
