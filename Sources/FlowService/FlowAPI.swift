@@ -116,7 +116,8 @@ public struct FlowAPI: Sendable {
       }
     }
     router.post("/v1/sessions/:id/events") { request, context in
-      try await self.guarded(request, context) { user in
+      // The caller is checked in the step's own transaction (one trip to the store).
+      try await self.guarded(request, context, checksCaller: false) { user in
         try await self.send(request, context, user: user)
       }
     }
@@ -236,8 +237,11 @@ public struct FlowAPI: Sendable {
   /// Authenticates and rate-limits, then runs `body` for the token's user: 401 without a
   /// valid token, 403 for a user the store does not know, 429 past a limit. Failures of the
   /// store are 503, never a crash.
+  ///
+  /// A route that checks the caller itself (with `checksCaller: false`, in the same
+  /// transaction as its work) answers the same 403 by throwing `SessionEngine.Refusal`.
   func guarded(
-    _ request: Request, _ context: APIContext,
+    _ request: Request, _ context: APIContext, checksCaller: Bool = true,
     _ body: (String) async throws -> Response
   ) async throws -> Response {
     guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
@@ -256,10 +260,12 @@ public struct FlowAPI: Sendable {
       return response
     }
     do {
-      guard try await store.user(user) != nil else {
-        return Self.problem(.forbidden, "the token's user is not in this store", field: nil)
-      }
+      if checksCaller, try await store.user(user) == nil { return Self.unknownCaller }
       return try await body(user)
+    } catch SessionEngine.Refusal.unknownCaller {
+      return Self.unknownCaller
+    } catch SessionEngine.Refusal.ended(let session, let flow) {
+      return Self.json(.gone, ["session": Self.sessionObject(session, flow)])
     } catch let failure as SessionEngine.Failure {
       switch failure {
       case .unknownSession: return Self.notFound(context)
@@ -273,6 +279,10 @@ public struct FlowAPI: Sendable {
       context.logger.error("store error", metadata: ["error": "\(error)"])
       return Self.problem(.serviceUnavailable, "the store is unavailable; retry", field: nil)
     }
+  }
+
+  static var unknownCaller: Response {
+    problem(.forbidden, "the token's user is not in this store", field: nil)
   }
 
   /// The session in the path, if it exists and the caller is its actor (else nil: 404).
@@ -354,66 +364,39 @@ public struct FlowAPI: Sendable {
     }
   }
 
+  /// An event: the caller, the session and the step are checked and taken in one
+  /// transaction. A request that is wrong in itself is answered after the caller and the
+  /// session are checked apart, so a missing session is 404 before a bad body is 422.
   func send(_ request: Request, _ context: APIContext, user: String) async throws -> Response {
-    guard let (_, session, flow) = try await visible(context, user: user) else {
-      return Self.notFound(context)
+    let id = Self.parameter("id", context)
+    // Checked apart, before a request's own fault is answered.
+    func callerAndSession() async throws -> Response? {
+      if try await store.user(user) == nil { return Self.unknownCaller }
+      return try await visible(context, user: user) == nil ? Self.notFound(context) : nil
     }
-    let buffer = try await request.body.collect(upTo: Self.maxBody)
-    let bytes = Array(buffer.readableBytesView)
-    let key: String?
-    switch Self.key(of: request) {
-    case .success(let given): key = given
-    case .failure(let problem): return problem.response
-    }
-    let body: [String: JSONValue]
-    switch Self.parse(bytes, keys: ["event", "payload", "seq"]) {
-    case .success(let object): body = object
-    case .failure(let problem): return problem.response
-    }
-    guard case .string(let event)? = body["event"], !event.isEmpty else {
-      return Self.problem(
-        .unprocessableContent, "'event' is required: the name of an event", field: "event")
-    }
-    var payload: [String: Value] = [:]
-    if let given = body["payload"] {
-      guard case .object(let fields) = given else {
-        return Self.problem(
-          .unprocessableContent, "'payload' must be an object of fields", field: "payload")
+    let event: Event
+    do {
+      switch try await Self.event(of: request) {
+      case .success(let given): event = given
+      case .failure(let problem): return try await callerAndSession() ?? problem.response
       }
-      for (name, value) in fields {
-        guard let converted = value.flowValue else {
-          return Self.problem(
-            .unprocessableContent, "payload field '\(name)' must be text, a number or true/false",
-            field: "payload.\(name)")
-        }
-        payload[name] = converted
-      }
-    }
-    var seq: Int?
-    if let given = body["seq"] {
-      guard case .int(let exact) = given, exact >= 0 else {
-        return Self.problem(
-          .unprocessableContent, "'seq' must be a whole number, 0 or more", field: "seq")
-      }
-      seq = exact
-    }
-    // An ended session answers 410 at once; a request with a key goes to the store first,
-    // which may hold the answer that ended it.
-    if session.isFinal, key == nil {
-      return Self.json(.gone, ["session": Self.sessionObject(session, flow)])
+    } catch let error as HTTPError {
+      // A body past the limit (413).
+      if let answer = try await callerAndSession() { return answer }
+      throw error
     }
     let began = ContinuousClock.now
     let step: SessionEngine.Step
     let stored: StoredResponse
     do {
-      if let key {
-        let digest = Self.digest("/v1/sessions/\(session.id)/events", bytes)
+      if let key = event.key {
+        let digest = Self.digest("/v1/sessions/\(id)/events", event.bytes)
         let idempotency = SessionEngine.Idempotency(
           owner: user, key: key, digest: digest,
           reply: { step in Self.reply(to: step).kept(digest: digest) })
         switch try await engine.send(
-          session: session.id, event: event, payload: payload, expectedSeq: seq,
-          idempotency: idempotency)
+          session: id, event: event.name, payload: event.payload, expectedSeq: event.seq,
+          idempotency: idempotency, caller: user)
         {
         case .replay(let kept):
           return StoredResponse(kept).response
@@ -425,12 +408,13 @@ public struct FlowAPI: Sendable {
         }
       } else {
         step = try await engine.send(
-          session: session.id, event: event, payload: payload, expectedSeq: seq)
+          session: id, event: event.name, payload: event.payload, expectedSeq: event.seq,
+          caller: user)
         stored = Self.reply(to: step)
       }
     } catch SessionEngine.Failure.conflict(_, _, _) {
       Counter(label: "flow_conflicts_total").increment()
-      let (_, now, current) = try await engine.show(session: session.id)
+      let (_, now, current) = try await engine.show(session: id)
       return Self.json(.conflict, ["session": Self.sessionObject(now, current)])
     }
     Metrics.Timer(label: "flow_step_seconds", preferredDisplayUnit: .seconds).record(
@@ -445,6 +429,63 @@ public struct FlowAPI: Sendable {
     }
     await deliver(context)
     return stored.response
+  }
+
+  /// An event request's body and key, read and checked.
+  struct Event {
+    var bytes: [UInt8]
+    var key: String?
+    var name: String
+    var payload: [String: Value]
+    var seq: Int?
+  }
+
+  /// The event a request sends, or the 422 that says what is wrong with it.
+  static func event(of request: Request) async throws -> Result<Event, Problem> {
+    let buffer = try await request.body.collect(upTo: Self.maxBody)
+    let bytes = Array(buffer.readableBytesView)
+    let key: String?
+    switch Self.key(of: request) {
+    case .success(let given): key = given
+    case .failure(let problem): return .failure(problem)
+    }
+    let body: [String: JSONValue]
+    switch Self.parse(bytes, keys: ["event", "payload", "seq"]) {
+    case .success(let object): body = object
+    case .failure(let problem): return .failure(problem)
+    }
+    guard case .string(let event)? = body["event"], !event.isEmpty else {
+      return .failure(
+        Problem(
+          .unprocessableContent, "'event' is required: the name of an event", field: "event"))
+    }
+    var payload: [String: Value] = [:]
+    if let given = body["payload"] {
+      guard case .object(let fields) = given else {
+        return .failure(
+          Problem(
+            .unprocessableContent, "'payload' must be an object of fields", field: "payload"))
+      }
+      for (name, value) in fields {
+        guard let converted = value.flowValue else {
+          return .failure(
+            Problem(
+              .unprocessableContent,
+              "payload field '\(name)' must be text, a number or true/false",
+              field: "payload.\(name)"))
+        }
+        payload[name] = converted
+      }
+    }
+    var seq: Int?
+    if let given = body["seq"] {
+      guard case .int(let exact) = given, exact >= 0 else {
+        return .failure(
+          Problem(.unprocessableContent, "'seq' must be a whole number, 0 or more", field: "seq"))
+      }
+      seq = exact
+    }
+    return .success(Event(bytes: bytes, key: key, name: event, payload: payload, seq: seq))
   }
 
   /// What identifies a request made with an idempotency key: its session and its body.
@@ -871,5 +912,12 @@ enum JSONValue: Decodable, Sendable {
     case .bool(let value): .bool(value)
     default: nil
     }
+  }
+}
+
+extension FlowAPI.Problem {
+  /// A problem answer (RFC 9457) with this status, saying what is wrong and where.
+  init(_ status: HTTPResponse.Status, _ detail: String, field: String?) {
+    self.init(response: FlowAPI.problem(status, detail, field: field))
   }
 }

@@ -159,6 +159,24 @@ struct ServeTests {
     let alan = try server.token("alan")
     #expect(try server.call("GET", "/v1/sessions/\(id)", token: alan).status == 404)
     #expect(try server.call("POST", path, token: alan, body: #"{"event":"cancel"}"#).status == 404)
+    // The caller and the session are answered for before the request's own faults (an event
+    // checks them in its step's transaction; a bad request checks them apart).
+    #expect(try server.call("POST", path, token: alan, body: #"{"event":3}"#).status == 404)
+    #expect(try server.call("POST", path, token: alan, body: "{oops").status == 404)
+    let nobody = try server.token("nobody")
+    for body in [#"{"event":"cancel"}"#, #"{"event":3}"#] {
+      let answer = try server.call("POST", path, token: nobody, body: body)
+      #expect(answer.status == 403, "\(body): \(answer.body)")
+      let missing = try server.call(
+        "POST", "/v1/sessions/\(String(repeating: "0", count: 32))/events", token: nobody,
+        body: body)
+      #expect(missing.status == 403, "\(body): \(missing.body)")
+    }
+    #expect(
+      try server.call(
+        "POST", "/v1/sessions/\(String(repeating: "0", count: 32))/events", token: ada,
+        body: #"{"event":"cancel"}"#
+      ).status == 404)
 
     // Out of order: 422 with the rejection, nothing changed.
     let early = try server.call("POST", path, token: ada, body: #"{"event":"save"}"#)

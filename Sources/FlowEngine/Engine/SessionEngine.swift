@@ -128,15 +128,55 @@ public struct SessionEngine: Sendable {
   /// session is still at that `seq` (else `Failure.conflict`, and nothing changes); without
   /// it, to whatever `seq` the session has when the step's transaction begins. A rejected
   /// event changes nothing but the audit log.
+  ///
+  /// With `caller`, the event comes from that user (a service's authenticated caller): they
+  /// must be in the store and the session's actor, checked in the step's own transaction
+  /// (`Refusal`; a session not theirs is `Failure.unknownSession`, as one that is not there),
+  /// and an ended session is refused, not stepped.
   public func send(
-    session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil
+    session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil,
+    caller: String? = nil
   ) async throws -> Step {
     let result = try await store.write { transaction in
-      try sendStep(
+      let loaded = try admit(id, caller: caller, ended: true, in: transaction)
+      return try sendStep(
         id, event: event, payload: payload, expectedSeq: expectedSeq, now: clock.now(),
-        in: transaction)
+        loaded: loaded, in: transaction)
     }
     return try result.get(id)
+  }
+
+  /// Why a caller's event was not taken (nothing changed).
+  public enum Refusal: Error, Sendable {
+    /// The caller is not a user of the store.
+    case unknownCaller(String)
+    /// The session has ended: it takes no more events.
+    case ended(Session, CompiledFlow)
+  }
+
+  /// The session to step for `caller` (nil without one): see `send(…, caller:)`. A caller
+  /// who is not in the store is refused first, whatever the session.
+  private func admit(
+    _ id: String, caller: String?, ended: Bool, in transaction: any StoreTransaction
+  ) throws -> (CompiledFlow, Session)? {
+    guard let caller else { return nil }
+    func known() throws {
+      // The session's actor was read (and locked) with it: no query for them here.
+      guard try transaction.facts(of: ["actor": caller]) != nil else {
+        throw Refusal.unknownCaller(caller)
+      }
+    }
+    let loaded: (CompiledFlow, Session)
+    do {
+      loaded = try loadValue(id, in: transaction)
+    } catch Failure.unknownSession(let missing) {
+      try known()
+      throw Failure.unknownSession(missing)
+    }
+    try known()
+    guard loaded.1.subjects["actor"] == caller else { throw Failure.unknownSession(id) }
+    if ended, loaded.1.isFinal { throw Refusal.ended(loaded.1, loaded.0) }
+    return loaded
   }
 
   /// A request's idempotency key, and how to turn its step into the answer kept for it.
@@ -176,11 +216,14 @@ public struct SessionEngine: Sendable {
   /// `expectedSeq` throws `Failure.conflict` and keeps nothing.
   public func send(
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil,
-    idempotency: Idempotency
+    idempotency: Idempotency, caller: String? = nil
   ) async throws -> Answer {
     let (result, answer) = try await store.write {
       transaction -> (SendResult?, Answer) in
       let now = clock.now()
+      // Under a key, an ended session goes to its kept answer (it may be the one that
+      // ended it), else to a step that is refused.
+      let loaded = try admit(id, caller: caller, ended: false, in: transaction)
       if let kept = try transaction.keptReply(
         owner: idempotency.owner, key: idempotency.key, since: now - idempotency.window)
       {
@@ -188,7 +231,7 @@ public struct SessionEngine: Sendable {
       }
       let result = try sendStep(
         id, event: event, payload: payload, expectedSeq: expectedSeq, now: now,
-        in: transaction)
+        loaded: loaded, in: transaction)
       guard case .step(let step) = result else { return (result, .keyReused) }
       let reply = idempotency.reply(step)
       try transaction.keepReply(
@@ -243,9 +286,9 @@ public struct SessionEngine: Sendable {
 
   private func sendStep(
     _ id: String, event: String, payload: [String: Value], expectedSeq: Int?, now: Int,
-    in transaction: any StoreTransaction
+    loaded: (CompiledFlow, Session)? = nil, in transaction: any StoreTransaction
   ) throws -> SendResult {
-    let (flow, session) = try loadValue(id, in: transaction)
+    let (flow, session) = try loaded ?? loadValue(id, in: transaction)
     if let expectedSeq, expectedSeq != session.seq {
       // Audited like a step (SECURITY.md 33); the session is not touched.
       try auditConflict(event, session: session, flow: flow, expected: expectedSeq, in: transaction)
