@@ -12,11 +12,8 @@ final class PostgresTables: AccountSecurityTables {
   /// Outbox rows this transaction wrote (rolled back ones included: a count to wake the
   /// dispatcher, never a count of deliveries).
   private(set) var queuedDeliveries = 0
-  /// Users read in this transaction, with their version; dropped when saved (the triggers
-  /// change the version).
-  private var users: [String: (user: User, version: Int)] = [:]
-  /// Users this transaction saved: known, but their version (raised by a trigger) is not.
-  private var saved: [String: User] = [:]
+  /// The users this transaction read or saved.
+  private var known = KnownUsers()
 
   init(link: PostgresLink, sealer: OutboxSealer) {
     self.link = link
@@ -24,7 +21,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func user(_ id: String) throws -> User? {
-    if let known = saved[id] { return known }
+    if let saved = known.saved(id) { return saved }
     return try load(id)?.user
   }
 
@@ -33,7 +30,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   private func load(_ id: String) throws -> (user: User, version: Int)? {
-    if let cached = users[id] { return cached }
+    if let read = known.read(id) { return read }
     guard let row = try link.rows(Statements.User.self, [.text(id)]).first else { return nil }
     return try remember(row)
   }
@@ -45,7 +42,7 @@ final class PostgresTables: AccountSecurityTables {
   func lockUsers(_ ids: [String]) throws {
     for row in try link.rows(Statements.LockUsers.self, [.texts(ids)]) {
       let id = try row.text("id")
-      if saved[id] == nil { _ = try remember(row) }
+      if known.saved(id) == nil { _ = try remember(row) }
     }
   }
 
@@ -54,36 +51,23 @@ final class PostgresTables: AccountSecurityTables {
   func remember(_ row: PostgresRandomAccessRow, id: String = "id", version: String = "version")
     throws -> (user: User, version: Int)
   {
-    let userVersion = version
-    let id = try row.text(id)
-    guard let role = Role(rawValue: try row.text("role")),
-      let channel = Channel(rawValue: try row.text("channel")),
-      let number = try? PhoneNumber(parsing: try row.text("e164"))
-    else {
-      throw StoreIntegrityError("user \(id) has a row this version cannot read")
-    }
-    let user = User(
-      id: id, name: try row.text("name"), role: role,
-      account: try row.text("account"), phone: number, email: try row.text("email"),
-      twoFactor: TwoFactorSettings(enabled: try row.bool("enabled"), channel: channel),
-      phoneVerified: try row.bool("verified"))
-    let loaded = (user: user, version: try row.int(userVersion))
-    users[id] = loaded
-    return loaded
+    let user = try User(
+      storedID: try row.text(id), name: try row.text("name"), role: try row.text("role"),
+      account: try row.text("account"), email: try row.text("email"),
+      e164: try row.text("e164"), verified: try row.bool("verified"),
+      enabled: try row.bool("enabled"), channel: try row.text("channel"))
+    let number = try row.int(version)
+    known.remember(user, version: number)
+    return (user, number)
   }
 
+  /// Writes the rows of `user` that changed (the triggers raise the version).
   func saveUser(_ user: User) throws {
-    guard let known = users[user.id]?.user ?? saved[user.id] else {
-      users[user.id] = nil
+    guard let rows = known.save(user) else {
       try Self.save(user, on: link)
       return
     }
-    if known == user { return }
-    users[user.id] = nil
-    defer { saved[user.id] = user }
-    if known.name != user.name || known.role != user.role || known.account != user.account
-      || known.email != user.email
-    {
+    if rows.contains(.profile) {
       try link.execute(
         "UPDATE users SET name = $1, role = $2, account = $3, email = $4 WHERE id = $5",
         [
@@ -91,12 +75,12 @@ final class PostgresTables: AccountSecurityTables {
           .text(user.id),
         ])
     }
-    if known.phone != user.phone || known.phoneVerified != user.phoneVerified {
+    if rows.contains(.phone) {
       try link.execute(
         "UPDATE phone_numbers SET e164 = $1, verified = $2 WHERE user_id = $3",
         [.text(user.phone.e164), .bool(user.phoneVerified), .text(user.id)])
     }
-    if known.twoFactor != user.twoFactor {
+    if rows.contains(.twoFactor) {
       try link.execute(
         "UPDATE two_factor_settings SET enabled = $1, channel = $2 WHERE user_id = $3",
         [.bool(user.twoFactor.enabled), .text(user.twoFactor.channel.rawValue), .text(user.id)])
@@ -104,13 +88,12 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func version(of user: String) throws -> Int? {
-    if let known = saved[user] {
+    if let saved = known.saved(user) {
       guard
         let version = try link.rows("SELECT version FROM users WHERE id = $1", [.text(user)])
           .first?.int("version")
       else { return nil }
-      users[user] = (known, version)
-      saved[user] = nil
+      known.remember(saved, version: version)
       return version
     }
     return try load(user)?.version
@@ -118,8 +101,7 @@ final class PostgresTables: AccountSecurityTables {
 
   /// Forgets what was read (after a savepoint rolled back, the rows may be older again).
   func forgetUsers() {
-    users = [:]
-    saved = [:]
+    known.forget()
   }
 
   static func save(_ user: User, on link: PostgresLink) throws {

@@ -8,11 +8,8 @@ final class SQLiteTables: AccountSecurityTables {
   let sealer: OutboxSealer
   private(set) var survivors: [Survivor] = []
   private var deliveriesInStep: [String: Int] = [:]
-  /// Users read in this transaction, with their version; dropped when saved (the triggers
-  /// change the version).
-  private var users: [String: (user: User, version: Int)] = [:]
-  /// Users this transaction saved: known, but their version (raised by a trigger) is not.
-  private var saved: [String: User] = [:]
+  /// The users this transaction read or saved.
+  private var known = KnownUsers()
 
   init(db: Database, sealer: OutboxSealer) {
     self.db = db
@@ -20,7 +17,7 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   func user(_ id: String) throws -> User? {
-    if let known = saved[id] { return known }
+    if let saved = known.saved(id) { return saved }
     return try load(id)?.user
   }
 
@@ -30,7 +27,7 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   private func load(_ id: String) throws -> (user: User, version: Int)? {
-    if let cached = users[id] { return cached }
+    if let read = known.read(id) { return read }
     guard
       let row = try Row.fetchOne(
         db.cachedStatement(
@@ -41,46 +38,31 @@ final class SQLiteTables: AccountSecurityTables {
             JOIN two_factor_settings t ON t.user = u.id WHERE u.id = ?
             """), arguments: [id])
     else { return nil }
-    let role: String = row["role"]
-    let channel: String = row["channel"]
-    let phone: String = row["e164"]
-    guard let parsedRole = Role(rawValue: role), let parsedChannel = Channel(rawValue: channel),
-      let number = try? PhoneNumber(parsing: phone)
-    else {
-      throw StoreIntegrityError("user \(id) has a row this version cannot read")
-    }
-    let user = User(
-      id: row["id"], name: row["name"], role: parsedRole, account: row["account"], phone: number,
-      email: row["email"],
-      twoFactor: TwoFactorSettings(enabled: row["enabled"], channel: parsedChannel),
-      phoneVerified: row["verified"])
-    let loaded = (user: user, version: row["version"] as Int)
-    users[id] = loaded
-    return loaded
+    let user = try User(
+      storedID: row["id"], name: row["name"], role: row["role"], account: row["account"],
+      email: row["email"], e164: row["e164"], verified: row["verified"],
+      enabled: row["enabled"], channel: row["channel"])
+    let version: Int = row["version"]
+    known.remember(user, version: version)
+    return (user, version)
   }
 
+  /// Writes the rows of `user` that changed (the triggers raise the version).
   func saveUser(_ user: User) throws {
-    guard let known = users[user.id]?.user ?? saved[user.id] else {
-      users[user.id] = nil
+    guard let rows = known.save(user) else {
       try Self.save(user, in: db)
       return
     }
-    if known == user { return }
-    // Only the tables whose rows changed are written (the triggers raise the version).
-    users[user.id] = nil
-    defer { saved[user.id] = user }
-    if known.name != user.name || known.role != user.role || known.account != user.account
-      || known.email != user.email
-    {
+    if rows.contains(.profile) {
       try db.cachedStatement(
         sql: "UPDATE users SET name = ?, role = ?, account = ?, email = ? WHERE id = ?"
       ).execute(arguments: [user.name, user.role.rawValue, user.account, user.email, user.id])
     }
-    if known.phone != user.phone || known.phoneVerified != user.phoneVerified {
+    if rows.contains(.phone) {
       try db.cachedStatement(sql: "UPDATE phone_numbers SET e164 = ?, verified = ? WHERE user = ?")
         .execute(arguments: [user.phone.e164, user.phoneVerified, user.id])
     }
-    if known.twoFactor != user.twoFactor {
+    if rows.contains(.twoFactor) {
       try db.cachedStatement(
         sql: "UPDATE two_factor_settings SET enabled = ?, channel = ? WHERE user = ?"
       ).execute(arguments: [user.twoFactor.enabled, user.twoFactor.channel.rawValue, user.id])
@@ -88,13 +70,12 @@ final class SQLiteTables: AccountSecurityTables {
   }
 
   func version(of user: String) throws -> Int? {
-    if let known = saved[user] {
+    if let saved = known.saved(user) {
       guard
         let version = try Int.fetchOne(
           db.cachedStatement(sql: "SELECT version FROM users WHERE id = ?"), arguments: [user])
       else { return nil }
-      users[user] = (known, version)
-      saved[user] = nil
+      known.remember(saved, version: version)
       return version
     }
     return try load(user)?.version
@@ -102,8 +83,7 @@ final class SQLiteTables: AccountSecurityTables {
 
   /// Forgets what was read (after a savepoint rolled back, the rows may be older again).
   func forgetUsers() {
-    users = [:]
-    saved = [:]
+    known.forget()
   }
 
   static func save(_ user: User, in db: Database) throws {
