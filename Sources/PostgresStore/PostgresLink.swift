@@ -72,8 +72,7 @@ final class PostgresLink: @unchecked Sendable {
     let connection = self.connection
     let logger = self.logger
     let executor = self.executor
-    defer { prepared.insert(Statement.name, on: connection.id) }
-    return try wait { answer in
+    let rows = try wait { answer in
       // The task runs on the connection's event loop: the statement is written and its rows
       // read there, with no hop through the cooperative pool.
       Task(executorPreference: executor) {
@@ -88,6 +87,9 @@ final class PostgresLink: @unchecked Sendable {
         }
       }
     }
+    // Prepared for certain: from now on it runs in the order it is sent.
+    prepared.insert(Statement.name, on: connection)
+    return rows
   }
 
   /// The runner of tasks on this connection's event loop.
@@ -149,8 +151,10 @@ final class PostgresLink: @unchecked Sendable {
   /// Sends a prepared statement without waiting for its answer (its rows are read and
   /// dropped; its failure is thrown by the next wait).
   ///
-  /// A statement's first run on a connection waits: postgres-nio prepares it first and runs
-  /// it when the server has answered that, so what was sent after it would run before it.
+  /// A statement's first run on a connection waits, until it has run once: postgres-nio
+  /// prepares it first and runs it when the server has answered that, so what was sent after
+  /// it would run before it; and a statement that failed to prepare fails in the client, where
+  /// the server would not know to roll the transaction back.
   func send<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue]) throws {
     guard prepared.contains(Statement.name, on: connection.id) else {
       _ = try rows(statement, values)
@@ -261,7 +265,8 @@ final class EventLoopTaskExecutor: TaskExecutor {
   }
 }
 
-/// The statements each connection has prepared (by the connection's id, unique in the pool).
+/// The statements each connection has prepared (by the connection's id, unique in the pool;
+/// a connection's entry goes when it closes).
 final class PreparedStatements: Sendable {
   private let names = Mutex<[PostgresConnection.ID: Set<String>]>([:])
 
@@ -269,9 +274,22 @@ final class PreparedStatements: Sendable {
     names.withLock { $0[connection]?.contains(name) ?? false }
   }
 
-  func insert(_ name: String, on connection: PostgresConnection.ID) {
-    names.withLock { _ = $0[connection, default: []].insert(name) }
+  func insert(_ name: String, on connection: PostgresConnection) {
+    let id = connection.id
+    let first = names.withLock { names -> Bool in
+      let first = names[id] == nil
+      names[id, default: []].insert(name)
+      return first
+    }
+    if first {
+      connection.closeFuture.whenComplete { [self] _ in
+        _ = names.withLock { $0.removeValue(forKey: id) }
+      }
+    }
   }
+
+  /// How many connections have an entry.
+  var connections: Int { names.withLock { $0.count } }
 }
 
 /// The first failure among statements whose answers nobody waited for.

@@ -131,6 +131,26 @@ struct PostgresStepTests {
     }
     #expect(String(reflecting: try #require(failure)).contains("23505"))
     #expect(try await postgres.query("SELECT count(*)::text FROM pipeline") == [["4"]])
+
+    // What a connection prepared is forgotten when it closes (the pool opens new ones).
+    #expect(postgres.prepared.connections > 0)
+    try? await postgres.execute(
+      """
+      SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname = current_database() AND backend_type = 'client backend'
+      """)
+    let deadline = ContinuousClock.now + .seconds(5)
+    while postgres.prepared.connections > 0, ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    #expect(postgres.prepared.connections == 0)
+    try await postgres.run { link in
+      try link.send("BEGIN")
+      try link.send(InsertNumber.self, [.int(7)])
+      try link.send(InsertNumber.self, [.int(8)])
+      try link.commit()
+    }
+    #expect(try await postgres.query("SELECT count(*)::text FROM pipeline") == [["6"]])
   }
 
   @Test("a URL names a TCP host or, as libpq does, the folder of the server's unix socket")
