@@ -53,13 +53,7 @@ final class PostgresLink: @unchecked Sendable {
   func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [PostgresRandomAccessRow] {
     try checkWrite(sql)
     let query = Self.query(sql, values)
-    let connection = self.connection
-    let logger = self.logger
-    return try wait { answer in
-      connection.eventLoop.execute {
-        connection.query(query, logger: logger).whenComplete { answer($0.map(\.rows)) }
-      }
-    }
+    return try wait { answer in start(query) { answer($0.map(\.rows)) } }
   }
 
   /// The rows of a statement the connection prepares once and runs by name after (the
@@ -68,28 +62,43 @@ final class PostgresLink: @unchecked Sendable {
     throws -> [PostgresRandomAccessRow]
   {
     try checkWrite(Statement.sql)
-    let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
-    let connection = self.connection
-    let logger = self.logger
-    let executor = self.executor
-    let rows = try wait { answer in
-      // The task runs on the connection's event loop: the statement is written and its rows
-      // read there, with no hop through the cooperative pool.
-      Task(executorPreference: executor) {
-        do {
-          var rows: [PostgresRow] = []
-          for try await row in try await connection.execute(bound, logger: logger) {
-            rows.append(row)
-          }
-          answer(.success(rows))
-        } catch {
-          answer(.failure(error))
-        }
-      }
-    }
+    let rows = try wait { answer in start(statement, values, answer) }
     // Prepared for certain: from now on it runs in the order it is sent.
     prepared.insert(Statement.name, on: connection)
     return rows
+  }
+
+  /// Writes a query on the connection's event loop (in the order statements are started);
+  /// `done` is called there with its result.
+  private func start(
+    _ query: PostgresQuery,
+    _ done: @escaping @Sendable (Result<PostgresQueryResult, any Error>) -> Void
+  ) {
+    let connection = self.connection
+    let logger = self.logger
+    connection.eventLoop.execute { connection.query(query, logger: logger).whenComplete(done) }
+  }
+
+  /// Runs a prepared statement in a task on the connection's event loop: it is written and
+  /// its rows read there, with no hop through the cooperative pool. `done` gets the rows.
+  private func start<Statement: PreparedSQL>(
+    _ statement: Statement.Type, _ values: [SQLValue],
+    _ done: @escaping @Sendable (Result<[PostgresRow], any Error>) -> Void
+  ) {
+    let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
+    let connection = self.connection
+    let logger = self.logger
+    Task(executorPreference: executor) {
+      do {
+        var rows: [PostgresRow] = []
+        for try await row in try await connection.execute(bound, logger: logger) {
+          rows.append(row)
+        }
+        done(.success(rows))
+      } catch {
+        done(.failure(error))
+      }
+    }
   }
 
   /// The runner of tasks on this connection's event loop.
@@ -134,22 +143,11 @@ final class PostgresLink: @unchecked Sendable {
   /// wait: `rows`, `execute` or `commit`).
   func send(_ sql: String, _ values: [SQLValue] = []) throws {
     try checkWrite(sql)
-    let query = Self.query(sql, values)
-    let connection = self.connection
-    let logger = self.logger
-    let unread = self.unread
-    let pending = self.pending
-    pending.enter()
-    connection.eventLoop.execute {
-      connection.query(query, logger: logger).whenComplete { result in
-        if case .failure(let error) = result { unread.record(error) }
-        pending.leave()
-      }
-    }
+    start(Self.query(sql, values), unanswered())
   }
 
-  /// Sends a prepared statement without waiting for its answer (its rows are read and
-  /// dropped; its failure is thrown by the next wait).
+  /// Sends a prepared statement without waiting for its answer (its rows are dropped; its
+  /// failure is thrown by the next wait).
   ///
   /// A statement's first run on a connection waits, until it has run once: postgres-nio
   /// prepares it first and runs it when the server has answered that, so what was sent after
@@ -161,19 +159,17 @@ final class PostgresLink: @unchecked Sendable {
       return
     }
     try checkWrite(Statement.sql)
-    let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
-    let connection = self.connection
-    let logger = self.logger
+    start(statement, values, unanswered())
+  }
+
+  /// The completion of a statement nobody waits for: counted as pending until it ends, its
+  /// failure kept for the next wait.
+  private func unanswered<T>() -> @Sendable (Result<T, any Error>) -> Void {
     let unread = self.unread
     let pending = self.pending
     pending.enter()
-    // Written on the connection's loop, in order with what is sent after it there.
-    Task(executorPreference: executor) {
-      do {
-        for try await _ in try await connection.execute(bound, logger: logger) {}
-      } catch {
-        unread.record(error)
-      }
+    return { result in
+      if case .failure(let error) = result { unread.record(error) }
       pending.leave()
     }
   }
@@ -181,14 +177,8 @@ final class PostgresLink: @unchecked Sendable {
   /// Commits the transaction, after every statement sent before: a transaction that one of
   /// them failed is rolled back by the server, and that failure is thrown here.
   func commit() throws {
-    let connection = self.connection
-    let logger = self.logger
     let tag = try waitFor { answer in
-      connection.eventLoop.execute {
-        connection.query("COMMIT", logger: logger).whenComplete {
-          answer($0.map(\.metadata.command))
-        }
-      }
+      start(PostgresQuery(unsafeSQL: "COMMIT")) { answer($0.map(\.metadata.command)) }
     }
     guard tag == "COMMIT" else {
       throw PostgresStoreError("the transaction was rolled back (the server answered \(tag))")

@@ -94,16 +94,17 @@ enum Statements {
       """
   }
 
-  /// A session stepped, only if its seq is still the one read, with the step's audit
-  /// entries (from $10).
+  /// A session row stepped, only if its seq is still the one read ($9).
+  static let sessionUpdate = """
+    UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4, expires_at = $5,
+      due_at = $6, body = $7
+    WHERE id = $8 AND seq = $9 RETURNING 1
+    """
+
+  /// A session stepped, with the step's audit entries (from $10); a row per row changed.
   enum UpdateSession: PreparedSQL {
     static let name = "flowengine_update_session"
-    static let sql = """
-      WITH audited AS (\(auditInsert(from: 10)))
-      UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4, expires_at = $5,
-        due_at = $6, body = $7
-      WHERE id = $8 AND seq = $9 RETURNING 1
-      """
+    static let sql = "WITH audited AS (\(auditInsert(from: 10)))\n" + sessionUpdate
   }
 
   /// `UpdateSession` for a session row this transaction locked: sent without waiting, so a
@@ -111,11 +112,7 @@ enum Statements {
   enum UpdateLockedSession: PreparedSQL {
     static let name = "flowengine_update_locked_session"
     static let sql = """
-      WITH audited AS (\(auditInsert(from: 10))),
-      updated AS (
-        UPDATE sessions SET state = $1, outcome = $2, seq = $3, updated_at = $4,
-          expires_at = $5, due_at = $6, body = $7
-        WHERE id = $8 AND seq = $9 RETURNING 1)
+      WITH audited AS (\(auditInsert(from: 10))), updated AS (\(sessionUpdate))
       SELECT flowengine_step_applied(count(*), $8) FROM updated
       """
   }
