@@ -176,6 +176,9 @@ enum PostgresBench {
       for try await lane in group { all += lane }
       return all
     }
+    let (onLoop, moved) = store.stepsOnLoopAndMoved
+    FileHandle.standardError.write(
+      Data("worker: \(onLoop) steps on the event loop, \(moved) moved to a thread\n".utf8))
     await store.close()
     let text: String = all.map { String(format: "%.3f", $0) }.joined(separator: "\n")
     try text.write(

@@ -18,8 +18,13 @@ enum SQLValue: Sendable {
 }
 
 /// One leased connection, used from one thread that may block: a step's transaction runs the
-/// engine's synchronous code, so each query waits for its answer here. It is never used on an
-/// event loop or in the cooperative pool (the store runs the step on a thread pool of its own).
+/// engine's synchronous code, so each query waits for its answer here, on a thread of the
+/// store's own pool (never in the cooperative pool).
+///
+/// A step whose first reads the store made for it (`rowsNow`, awaited) runs on the
+/// connection's event loop instead, with no thread of its own: there what it sends is held
+/// until its body has run, and a wait is refused (`wouldBlock` is set; the store drops what
+/// was held and the transaction goes on on a thread).
 ///
 /// Statements whose answer the step does not read (`BEGIN`, a savepoint, an audit row) are
 /// sent without waiting (`send`): the connection runs them in order before the next one, and
@@ -41,6 +46,9 @@ final class PostgresLink: @unchecked Sendable {
 
   /// The statements each connection of the store has prepared.
   let prepared: PreparedStatements
+  /// Whether a wait was asked for on the connection's event loop (and refused: what the
+  /// body sent there is dropped, and the body runs again on a thread).
+  private(set) var wouldBlock = false
 
   init(_ connection: PostgresConnection, logger: Logger, prepared: PreparedStatements) {
     self.connection = connection
@@ -76,7 +84,11 @@ final class PostgresLink: @unchecked Sendable {
   ) {
     let connection = self.connection
     let logger = self.logger
-    connection.eventLoop.execute { connection.query(query, logger: logger).whenComplete(done) }
+    guard connection.eventLoop.inEventLoop else {
+      connection.eventLoop.execute { connection.query(query, logger: logger).whenComplete(done) }
+      return
+    }
+    connection.query(query, logger: logger).whenComplete(done)
   }
 
   /// Runs a prepared statement in a task on the connection's event loop: it is written and
@@ -102,7 +114,7 @@ final class PostgresLink: @unchecked Sendable {
   }
 
   /// The runner of tasks on this connection's event loop.
-  private lazy var executor = EventLoopTaskExecutor(connection.eventLoop)
+  private(set) lazy var executor = EventLoopTaskExecutor(connection.eventLoop)
 
   /// Starts a query and waits for its rows (`start` calls its argument once, from any
   /// thread). The server ends any statement after 10 s (statement_timeout): a query with no
@@ -117,6 +129,10 @@ final class PostgresLink: @unchecked Sendable {
   private func waitFor<T: Sendable>(
     _ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void
   ) throws -> T {
+    guard !connection.eventLoop.inEventLoop else {
+      wouldBlock = true
+      throw PostgresStoreError("a step on the event loop waited for the database")
+    }
     let outcome = Mutex<Result<T, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
     start { result in
@@ -139,11 +155,126 @@ final class PostgresLink: @unchecked Sendable {
     return try result.get()
   }
 
+  // MARK: - On the connection's event loop
+
+  /// Statements a step on the event loop sent, held until its body has run (`flushHeld`): a
+  /// body that waits there is run again on a thread, and what it sent is dropped unsent, so
+  /// its transaction goes on as it was before the body (what the store read for it is
+  /// still read, and locked).
+  private var held: [() async throws -> Void]?
+
+  /// From now on statements sent are held, not sent.
+  func hold() { held = [] }
+
+  /// Whether statements sent are held (`hold`).
+  var holding: Bool { held != nil }
+
+  /// Holds a statement that must return `rows` rows (`RETURNING 1`: rows changed), or
+  /// `failure` is thrown when it is sent (`flushHeld`). Only while holding.
+  func send<Statement: PreparedSQL>(
+    _ statement: Statement.Type, _ values: [SQLValue], rows count: Int, else failure: any Error
+  ) throws {
+    precondition(held != nil, "a checked statement is held, then sent")
+    try checkWrite(Statement.sql)
+    held?.append { [unowned self] in
+      guard try await self.run(statement, values).count == count else { throw failure }
+    }
+  }
+
+  /// Drops what was held, and waits are allowed again (the transaction goes on, on a thread).
+  func dropHeld() {
+    held = nil
+    wouldBlock = false
+  }
+
+  /// Sends what was held, in order, each awaited (the connection runs one statement at a
+  /// time anyway); the first failure is thrown.
+  func flushHeld() async throws {
+    let statements = held ?? []
+    held = nil
+    for statement in statements { try await statement() }
+  }
+
+  /// `rows`, awaited in a task that runs on the connection's event loop: the statement is
+  /// written there at once (after any sent before it), and its answer resumes the task
+  /// there, with no thread woken.
+  func rowsNow<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue])
+    async throws -> [PostgresRandomAccessRow]
+  {
+    try checkWrite(Statement.sql)
+    return try await run(statement, values)
+  }
+
+  private func run<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue])
+    async throws -> [PostgresRandomAccessRow]
+  {
+    let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
+    let connection = self.connection
+    let logger = self.logger
+    let rows = try await bounded {
+      var rows: [PostgresRow] = []
+      for try await row in try await connection.execute(bound, logger: logger) {
+        rows.append(row)
+      }
+      return rows
+    }
+    prepared.insert(Statement.name, on: connection)
+    return rows.map { PostgresRandomAccessRow($0) }
+  }
+
+  /// An unnamed statement, awaited (as `rowsNow`); its command tag.
+  private func run(_ query: PostgresQuery) async throws -> String {
+    let connection = self.connection
+    let logger = self.logger
+    return try await bounded {
+      try await connection.query(query, logger: logger).get().metadata.command
+    }
+  }
+
+  /// `commit`, awaited.
+  func commitNow() async throws {
+    let tag = try await run(PostgresQuery(unsafeSQL: "COMMIT"))
+    guard tag == "COMMIT" else {
+      throw PostgresStoreError("the transaction was rolled back (the server answered \(tag))")
+    }
+  }
+
+  /// Rolls the transaction back, awaited.
+  func rollbackNow() async throws {
+    _ = try await run(PostgresQuery(unsafeSQL: "ROLLBACK"))
+  }
+
+  /// Awaits an answer as a wait does: within 20 s (else the connection is closed), after the
+  /// statements sent before it, the first of which that failed is thrown instead.
+  private func bounded<T: Sendable>(_ answer: () async throws -> T) async throws -> T {
+    let connection = self.connection
+    let late = connection.eventLoop.scheduleTask(in: .seconds(20)) {
+      let closing: EventLoopFuture<Void> = connection.close()
+      _ = closing
+    }
+    defer { late.cancel() }
+    let result: Result<T, any Error>
+    do {
+      result = .success(try await answer())
+    } catch {
+      result = .failure(error)
+    }
+    if let failure = unread.value.withLock({ $0 }) { throw failure }
+    return try result.get()
+  }
+
+  // MARK: - Sent
+
   /// Sends a statement without waiting for its answer (its failure is thrown by the next
   /// wait: `rows`, `execute` or `commit`).
   func send(_ sql: String, _ values: [SQLValue] = []) throws {
     try checkWrite(sql)
-    start(Self.query(sql, values), unanswered())
+    let query = Self.query(sql, values)
+    if held != nil {
+      held?.append { [unowned self] in _ = try await self.run(query) }
+      return
+    }
+    start(query, unanswered())
   }
 
   /// Sends a prepared statement without waiting for its answer (its rows are dropped; its
@@ -154,6 +285,11 @@ final class PostgresLink: @unchecked Sendable {
   /// it would run before it; and a statement that failed to prepare fails in the client, where
   /// the server would not know to roll the transaction back.
   func send<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue]) throws {
+    if held != nil {
+      try checkWrite(Statement.sql)
+      held?.append { [unowned self] in _ = try await self.run(statement, values) }
+      return
+    }
     guard prepared.contains(Statement.name, on: connection.id) else {
       _ = try rows(statement, values)
       return
@@ -311,5 +447,10 @@ extension PostgresRandomAccessRow {
 /// A failure of the PostgreSQL store that is not the database's own.
 struct PostgresStoreError: Error, CustomStringConvertible {
   var description: String
-  init(_ description: String) { self.description = description }
+  /// Whether the transaction may simply be run again (as after a serialization failure).
+  var retryable: Bool
+  init(_ description: String, retryable: Bool = false) {
+    self.description = description
+    self.retryable = retryable
+  }
 }

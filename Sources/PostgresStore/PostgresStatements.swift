@@ -107,6 +107,27 @@ enum Statements {
     static let sql = "WITH audited AS (\(auditInsert(from: 10)))\n" + sessionUpdate
   }
 
+  /// `UpdateSession` with the step's one audit entry as values (from $10), not arrays: the
+  /// common step, for which the server then builds no arrays to unnest.
+  enum UpdateSessionWithEntry: PreparedSQL {
+    static let name = "flowengine_update_session_with_entry"
+    static let sql = """
+      WITH audited AS (
+        INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
+        VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18))
+
+      """ + sessionUpdate
+  }
+
+  /// The values of `UpdateSessionWithEntry`'s audit entry.
+  static func auditValues(_ entry: AuditEntry) -> [SQLValue] {
+    [
+      .text(entry.time), .text(entry.kind.rawValue), .text(entry.actor), .text(entry.target),
+      .text(entry.account), .text(entry.flow), .text(entry.session), .text(entry.outcome),
+      .text(entry.detail),
+    ]
+  }
+
   /// `UpdateSession` for a session row this transaction locked: sent without waiting, so a
   /// row not changed (which the lock rules out) fails the transaction in the server.
   enum UpdateLockedSession: PreparedSQL {
@@ -136,7 +157,7 @@ enum Statements {
   enum KeptReply: PreparedSQL {
     static let name = "flowengine_kept_reply"
     static let sql = """
-      SELECT digest, status, body FROM idempotency
+      SELECT digest, status, body, created_at FROM idempotency
       WHERE owner = $1 AND key = $2 AND created_at >= $3
       """
   }

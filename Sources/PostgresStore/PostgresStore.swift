@@ -28,6 +28,16 @@ public final class PostgresStore: DurableStore, Sendable {
   let loops: MultiThreadedEventLoopGroup
   /// Outbox rows this process's committed steps queued since it last dispatched them.
   let queuedHere = Atomic<Int>(0)
+  /// Transactions that ran on their connection's event loop (committed or failed there), and
+  /// ones that began there, waited, and ran again on a thread (for tests and benchmarks).
+  let stepsOnLoop = Atomic<Int>(0)
+  let stepsMoved = Atomic<Int>(0)
+
+  /// How many steps ran on their connection's event loop, and how many began there and ran
+  /// again on a thread (they waited for a row the store had not read for them).
+  public var stepsOnLoopAndMoved: (onLoop: Int, moved: Int) {
+    (stepsOnLoop.load(ordering: .relaxed), stepsMoved.load(ordering: .relaxed))
+  }
   let logger: Logger
 
   /// Whether `text` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -262,6 +272,7 @@ public final class PostgresStore: DurableStore, Sendable {
 
   /// A serialization failure or a deadlock: the transaction may simply be run again.
   static func isRetryable(_ error: any Error) -> Bool {
+    if let error = error as? PostgresStoreError { return error.retryable }
     guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else {
       return false
     }
@@ -273,31 +284,36 @@ public final class PostgresStore: DurableStore, Sendable {
   public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T)
     async throws -> T
   {
-    let domain = self.domain
-    let key = sessionKey
-    let sealer = self.sealer
-    let clock = self.clock
+    try await write(reading: [], body)
+  }
+
+  /// A step told what it reads first runs on its connection's event loop: the store reads
+  /// those rows (awaited, so the answer resumes the step where the connection is read), runs
+  /// the body there and awaits the commit. No thread of the store's is woken, twice, for each
+  /// answer. A body that waits for anything else there is refused the wait: its transaction
+  /// is rolled back and runs again from the start on a thread of the store's (whatever it
+  /// did is undone; it wrote nothing outside the transaction).
+  public func write<T: Sendable>(
+    reading first: [StoreRead], _ body: @escaping @Sendable (any StoreTransaction) throws -> T
+  ) async throws -> T {
     var attempt = 0
     while true {
       attempt += 1
-      let lost = Mutex<[Survivor]>([])
+      let lost = Lost()
       do {
-        return try await run { link in
-          try link.send("BEGIN")
-          let transaction = PostgresTransaction(
-            link: link, domain: domain, sessionKey: key, sealer: sealer, clock: clock)
-          do {
-            let result = try body(transaction)
-            try transaction.finish()
-            try link.commit()
-            if transaction.tables.queuedDeliveries > 0 {
-              self.queuedHere.add(transaction.tables.queuedDeliveries, ordering: .relaxed)
+        return try await client.withConnection { connection in
+          let link = PostgresLink(connection, logger: self.logger, prepared: self.prepared)
+          var ahead: PostgresTransaction.ReadAhead?
+          if !first.isEmpty {
+            switch try await self.onLoop(link, first, body, lost) {
+            case .done(let value): return value
+            case .needsThread(let read):
+              self.stepsMoved.add(1, ordering: .relaxed)
+              ahead = read
             }
-            return result
-          } catch {
-            lost.withLock { $0 = transaction.tables.survivors }
-            _ = try? link.execute("ROLLBACK")
-            throw error
+          }
+          return try await self.threads.runIfActive { [ahead] in
+            try self.transaction(link, begun: ahead, body, lost)
           }
         }
       } catch {
@@ -306,6 +322,7 @@ public final class PostgresStore: DurableStore, Sendable {
         // counted again in one of their own (SECURITY.md 26).
         let survivors = lost.withLock { $0 }
         if !survivors.isEmpty {
+          let sealer = self.sealer
           try await run { link in
             try link.send("BEGIN")
             let tables = PostgresTables(link: link, sealer: sealer)
@@ -316,6 +333,90 @@ public final class PostgresStore: DurableStore, Sendable {
         }
         throw Self.storeError(error)
       }
+    }
+  }
+
+  /// The survivors of a step's transaction that failed (`Survivor`), to write again.
+  final class Lost: Sendable {
+    private let survivors = Mutex<[Survivor]>([])
+    func withLock<R>(_ body: (inout [Survivor]) -> R) -> R { survivors.withLock { body(&$0) } }
+  }
+
+  /// What a step on the event loop came to.
+  private enum OnLoop<T> {
+    case done(T)
+    /// Its body waited (or would have): its transaction goes on, on a thread, with what was
+    /// read for it (nothing the body sent was sent).
+    case needsThread(PostgresTransaction.ReadAhead)
+  }
+
+  /// A step's transaction on its connection's event loop: its first reads awaited, its body
+  /// run there with what it sends held, then sent and committed, awaited.
+  private func onLoop<T: Sendable>(
+    _ link: PostgresLink, _ first: [StoreRead],
+    _ body: @escaping @Sendable (any StoreTransaction) throws -> T, _ lost: Lost
+  ) async throws -> OnLoop<T> {
+    try await withTaskExecutorPreference(link.executor) {
+      var transaction: PostgresTransaction?
+      do {
+        try link.send("BEGIN")
+        let ahead = try await PostgresTransaction.read(first, on: link)
+        let step = makeTransaction(link)
+        transaction = step
+        try step.use(ahead)
+        link.hold()
+        let result = Result { try body(step) }
+        if link.wouldBlock {
+          link.dropHeld()
+          return .needsThread(ahead)
+        }
+        let value = try result.get()
+        try step.finish()
+        try await link.flushHeld()
+        try await link.commitNow()
+        stepsOnLoop.add(1, ordering: .relaxed)
+        counted(step)
+        return .done(value)
+      } catch {
+        stepsOnLoop.add(1, ordering: .relaxed)
+        lost.withLock { $0 = transaction?.tables.survivors ?? [] }
+        _ = try? await link.rollbackNow()
+        throw error
+      }
+    }
+  }
+
+  /// A step's transaction on a thread of the store's (where it may wait); `begun` when it
+  /// began on the event loop, with what was read for it there.
+  private func transaction<T>(
+    _ link: PostgresLink, begun: PostgresTransaction.ReadAhead? = nil,
+    _ body: (any StoreTransaction) throws -> T, _ lost: Lost
+  ) throws -> T {
+    if begun == nil { try link.send("BEGIN") }
+    let transaction = makeTransaction(link)
+    do {
+      if let begun { try transaction.use(begun) }
+      let result = try body(transaction)
+      try transaction.finish()
+      try link.commit()
+      counted(transaction)
+      return result
+    } catch {
+      lost.withLock { $0 = transaction.tables.survivors }
+      _ = try? link.execute("ROLLBACK")
+      throw error
+    }
+  }
+
+  private func makeTransaction(_ link: PostgresLink) -> PostgresTransaction {
+    PostgresTransaction(
+      link: link, domain: domain, sessionKey: sessionKey, sealer: sealer, clock: clock)
+  }
+
+  /// Deliveries a committed step queued, for this process's dispatcher.
+  private func counted(_ transaction: PostgresTransaction) {
+    if transaction.tables.queuedDeliveries > 0 {
+      queuedHere.add(transaction.tables.queuedDeliveries, ordering: .relaxed)
     }
   }
 

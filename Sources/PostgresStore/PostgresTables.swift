@@ -68,7 +68,7 @@ final class PostgresTables: AccountSecurityTables {
       return
     }
     if rows.contains(.profile) {
-      try link.execute(
+      try link.send(
         "UPDATE users SET name = $1, role = $2, account = $3, email = $4 WHERE id = $5",
         [
           .text(user.name), .text(user.role.rawValue), .text(user.account), .text(user.email),
@@ -76,12 +76,12 @@ final class PostgresTables: AccountSecurityTables {
         ])
     }
     if rows.contains(.phone) {
-      try link.execute(
+      try link.send(
         "UPDATE phone_numbers SET e164 = $1, verified = $2 WHERE user_id = $3",
         [.text(user.phone.e164), .bool(user.phoneVerified), .text(user.id)])
     }
     if rows.contains(.twoFactor) {
-      try link.execute(
+      try link.send(
         "UPDATE two_factor_settings SET enabled = $1, channel = $2 WHERE user_id = $3",
         [.bool(user.twoFactor.enabled), .text(user.twoFactor.channel.rawValue), .text(user.id)])
     }
@@ -169,7 +169,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func updateCode(_ code: IssuedCode) throws {
-    try link.execute(
+    try link.send(
       "UPDATE codes SET used = $1, invalidated = $2 WHERE id = $3",
       [.bool(code.used), .bool(code.invalidated), .int(code.id)])
   }
@@ -186,7 +186,7 @@ final class PostgresTables: AccountSecurityTables {
   /// Counters are read to be written: the key is locked first, so two steps of one user
   /// count one after the other (never both from the same old value).
   private func lockKey(_ key: String) throws {
-    try link.execute(
+    try link.send(
       "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", [.text("counter\n\(key)")])
   }
 
@@ -198,7 +198,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func setFailures(_ key: String, _ count: Int) throws {
-    try link.execute(
+    try link.send(
       """
       INSERT INTO failure_counters (key, count) VALUES ($1, $2)
       ON CONFLICT (key) DO UPDATE SET count = excluded.count
@@ -211,7 +211,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func setLastSend(_ key: String, _ time: Int) throws {
-    try link.execute(
+    try link.send(
       """
       INSERT INTO last_sends (key, at) VALUES ($1, $2)
       ON CONFLICT (key) DO UPDATE SET at = excluded.at
@@ -226,7 +226,7 @@ final class PostgresTables: AccountSecurityTables {
     let index = deliveriesInStep[message.key, default: 0]
     deliveriesInStep[message.key] = index + 1
     message.key += ":\(index)"
-    try link.execute(
+    try link.send(
       """
       INSERT INTO outbox (key, channel, destination, sealed, created_at)
       VALUES ($1, $2, $3, $4, $5)
@@ -259,6 +259,12 @@ final class PostgresTables: AccountSecurityTables {
     return Statements.auditArrays(pendingAudit)
   }
 
+  /// The waiting entries themselves; they are then sent.
+  func takeAuditEntries() -> [AuditEntry] {
+    defer { pendingAudit = [] }
+    return pendingAudit
+  }
+
   /// Sends the waiting entries without waiting for the answer (before a commit).
   func flushAudit() throws {
     guard !pendingAudit.isEmpty else { return }
@@ -287,7 +293,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func recordPhoneChange(_ change: PhoneChange) throws {
-    try link.execute(
+    try link.send(
       """
       INSERT INTO phone_changes (user_id, previous, current, session, at)
       VALUES ($1, $2, $3, $4, $5)

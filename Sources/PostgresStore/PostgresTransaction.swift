@@ -126,12 +126,60 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
 
   // MARK: - Rows
 
+  // MARK: - Read ahead
+
+  /// What the store read for a step before its body ran (`read(_:)`): the rows, each used
+  /// once by the transaction that is given them.
+  struct ReadAhead {
+    var sessions: [String: [PostgresRandomAccessRow]] = [:]
+    var reply: (owner: String, key: String, row: PostgresRandomAccessRow?)?
+    var users: (ids: [String], rows: [PostgresRandomAccessRow]) = ([], [])
+  }
+
+  private var sessionsRead: [String: [PostgresRandomAccessRow]] = [:]
+  private var replyRead: (owner: String, key: String, row: PostgresRandomAccessRow?)?
+
+  /// Reads (and locks) what a step reads first, in its order, awaited on the connection's
+  /// event loop (`PostgresLink.rowsNow`).
+  static func read(_ reads: [StoreRead], on link: PostgresLink) async throws -> ReadAhead {
+    var ahead = ReadAhead()
+    for read in reads {
+      switch read {
+      case .session(let id):
+        ahead.sessions[id] = try await link.rowsNow(
+          Statements.SessionWithSubjects.self, [.text(id)])
+      case .keptReply(let owner, let key):
+        _ = try await link.rowsNow(Statements.LockKey.self, [.text("\(owner)\n\(key)")])
+        let row = try await link.rowsNow(
+          Statements.KeptReply.self, [.text(owner), .text(key), .int(Int.min)]
+        ).first
+        ahead.reply = (owner, key, row)
+      case .users(let ids):
+        let wanted = Set(ids).subtracting(ahead.users.ids).sorted()
+        guard !wanted.isEmpty else { continue }
+        ahead.users.rows += try await link.rowsNow(Statements.LockUsers.self, [.texts(wanted)])
+        ahead.users.ids += wanted
+      }
+    }
+    return ahead
+  }
+
+  /// Takes what was read ahead: `session`, `keptReply` and `facts(of:)` find it at hand.
+  func use(_ ahead: ReadAhead) throws {
+    sessionsRead = ahead.sessions
+    replyRead = ahead.reply
+    for row in ahead.users.rows { try tables.remember(row) }
+    lockedUsers.formUnion(ahead.users.ids)
+  }
+
   /// A step's session row locks and reads its subjects' users in the same statement (the
   /// facts the step reads next are then at hand); a session without them (or whose users are
   /// gone) is read on its own.
   func session(_ id: String) throws -> StoredSession? {
     if locking {
-      let rows = try link.rows(Statements.SessionWithSubjects.self, [.text(id)])
+      let rows =
+        try sessionsRead.removeValue(forKey: id)
+        ?? link.rows(Statements.SessionWithSubjects.self, [.text(id)])
       if let row = rows.first {
         lockedSessions.insert(id)
         for row in rows {
@@ -192,17 +240,32 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   /// have moved it on; if one did, the server fails the transaction and it runs again).
   func updateSession(_ session: Session, expectedSeq: Int) throws -> Bool {
     let row = StoredSession(session, key: sessionKey)
-    let values: [SQLValue] =
-      [
-        .text(row.state), .optional(row.outcome), .int(row.seq), .int(row.updatedAt),
-        .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body), .text(row.id),
-        .int(expectedSeq),
-      ] + tables.takeAudit()
-    if lockedSessions.contains(row.id) {
-      try link.send(Statements.UpdateLockedSession.self, values)
-      return true
+    let values: [SQLValue] = [
+      .text(row.state), .optional(row.outcome), .int(row.seq), .int(row.updatedAt),
+      .int(row.expiresAt), .optional(row.dueAt), .bytes(row.body), .text(row.id),
+      .int(expectedSeq),
+    ]
+    let entries = tables.takeAuditEntries()
+    guard lockedSessions.contains(row.id) else {
+      return try link.execute(
+        Statements.UpdateSession.self, values + Statements.auditArrays(entries)) == 1
     }
-    return try link.execute(Statements.UpdateSession.self, values) == 1
+    // On the event loop what is sent is awaited before the commit: the row count is checked
+    // there (a step's one audit entry goes as values).
+    let movedOn = PostgresStoreError(
+      "session \(row.id) moved on under its step", retryable: true)
+    if link.holding, entries.count == 1 {
+      try link.send(
+        Statements.UpdateSessionWithEntry.self, values + Statements.auditValues(entries[0]),
+        rows: 1, else: movedOn)
+    } else if link.holding {
+      try link.send(
+        Statements.UpdateSession.self, values + Statements.auditArrays(entries), rows: 1,
+        else: movedOn)
+    } else {
+      try link.send(Statements.UpdateLockedSession.self, values + Statements.auditArrays(entries))
+    }
+    return true
   }
 
   func flowText(_ contentHash: String) throws -> [UInt8]? {
@@ -220,12 +283,17 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   /// Takes the key's lock first: a racing request with the same key waits here until the
   /// first one commits, then finds its answer (and takes no step).
   func keptReply(owner: String, key: String, since: Int) throws -> KeptReply? {
-    try link.send(Statements.LockKey.self, [.text("\(owner)\n\(key)")])
-    guard
-      let row = try link.rows(
+    let found: PostgresRandomAccessRow?
+    if let read = replyRead, read.owner == owner, read.key == key {
+      replyRead = nil
+      found = try read.row.flatMap { try $0.int("created_at") >= since ? $0 : nil }
+    } else {
+      try link.send(Statements.LockKey.self, [.text("\(owner)\n\(key)")])
+      found = try link.rows(
         Statements.KeptReply.self, [.text(owner), .text(key), .int(since)]
       ).first
-    else { return nil }
+    }
+    guard let row = found else { return nil }
     return KeptReply(
       digest: try row.text("digest"), status: try row.int("status"), body: try row.bytes("body"))
   }

@@ -95,6 +95,76 @@ struct PostgresStepTests {
     #expect(try await store.audit(id).map(\.detail) == audit)
   }
 
+  /// A kept answer for a key, as the HTTP service keeps one.
+  static func key(_ key: String) -> SessionEngine.Idempotency {
+    SessionEngine.Idempotency(owner: "ada", key: key, digest: "d") { step in
+      KeptReply(digest: "d", status: 200, body: Array("\(step.session.seq)".utf8))
+    }
+  }
+
+  /// A step whose first reads the store makes for it (the session, a kept answer, the users
+  /// of a start) runs on its connection's event loop; one that waits for more there (a save
+  /// reads the member's codes) goes on on a thread, from what was read, and lands once.
+  @Test("a step runs on the event loop; one that waits for more goes on on a thread, once")
+  func stepsOnTheLoop() async throws {
+    let store = try await StoreFixture(.postgres)
+    let postgres = try #require(store.postgres)
+    let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
+    var (onLoop, moved) = postgres.stepsOnLoopAndMoved
+    #expect(onLoop == 1 && moved == 0, "the start read its users ahead")
+
+    let edited = try await store.send(id, "editPhone", ["phone": .string("+15550108888")])
+    #expect(edited.accepted && edited.session.seq == 2)
+    #expect(postgres.stepsOnLoopAndMoved == (onLoop + 1, moved))
+    (onLoop, moved) = postgres.stepsOnLoopAndMoved
+
+    // A kept answer is read ahead too: the replay takes no step and no thread.
+    let keyed = try await store.engine.send(
+      session: id, event: "editPhone", payload: ["phone": .string("+15550107777")],
+      idempotency: Self.key("k1"))
+    let replayed = try await store.engine.send(
+      session: id, event: "editPhone", payload: ["phone": .string("+15550107777")],
+      idempotency: Self.key("k1"))
+    guard case .step(let step, _) = keyed, case .replay(let kept) = replayed else {
+      Issue.record("a step, then its replay: \(keyed), \(replayed)")
+      return
+    }
+    #expect(step.session.seq == 3 && String(decoding: kept.body, as: UTF8.self) == "3")
+    #expect(postgres.stepsOnLoopAndMoved == (onLoop + 2, moved))
+    (onLoop, moved) = postgres.stepsOnLoopAndMoved
+
+    // On the loop the update's answer is awaited before the commit: an update that changed
+    // no row (a trigger skips it, once) fails that try, and the step runs again and lands once.
+    try await postgres.execute("CREATE SEQUENCE skips")
+    try await postgres.execute(
+      """
+      CREATE FUNCTION skip_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF nextval('skips') = 1 THEN RETURN NULL; END IF; RETURN NEW; END $$
+      """)
+    try await postgres.execute(
+      "CREATE TRIGGER skip_update BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION skip_update()"
+    )
+    let again = try await store.send(id, "editPhone", ["phone": .string("+15550107777")])
+    #expect(again.accepted && again.session.seq == 4)
+    #expect(try await store.row(id).seq == 4)
+    #expect(postgres.stepsOnLoopAndMoved == (onLoop + 2, moved))
+    #expect(try await postgres.query("SELECT last_value::text FROM skips") == [["2"]])
+    (onLoop, moved) = postgres.stepsOnLoopAndMoved
+
+    let saved = try await store.send(id, "save")
+    #expect(saved.accepted && saved.session.state == "saved" && saved.session.seq == 5)
+    #expect(postgres.stepsOnLoopAndMoved == (onLoop, moved + 1))
+    // What the loop's attempt sent was held and dropped: the save is there once.
+    #expect(try await store.user("tess").phone.e164 == "+15550107777")
+    #expect(
+      try await postgres.query(
+        "SELECT count(*)::text FROM phone_changes WHERE session = '\(id)'") == [["1"]])
+    let steps = try await store.audit(id).filter { $0.kind == .step }.map(\.detail)
+    #expect(steps.filter { $0.hasPrefix("save:") }.count == 1, "\(steps)")
+    #expect(steps.count == 5, "\(steps)")
+    #expect(try await store.row(id).seq == 5)
+  }
+
   /// A numbered row, prepared once per connection.
   enum InsertNumber: PreparedSQL {
     static let name = "test_insert_number"

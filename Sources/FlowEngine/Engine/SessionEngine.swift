@@ -68,7 +68,8 @@ public struct SessionEngine: Sendable {
   ) async throws -> Step {
     let flow = try compile(bytes, path: path)
     let clock = self.clock
-    return try await store.write { transaction in
+    return try await store.write(reading: [.users(Set(subjects.values).sorted())]) {
+      transaction in
       // The time of a step is read once its transaction holds the lock: a step that waited
       // for another one is judged at the time it runs (expiry, code lifetimes).
       try startStep(
@@ -137,7 +138,7 @@ public struct SessionEngine: Sendable {
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil,
     caller: String? = nil
   ) async throws -> Step {
-    let result = try await store.write { transaction in
+    let result = try await store.write(reading: [.session(id)]) { transaction in
       let loaded = try admit(id, caller: caller, ended: true, in: transaction)
       return try sendStep(
         id, event: event, payload: payload, expectedSeq: expectedSeq, now: clock.now(),
@@ -218,7 +219,10 @@ public struct SessionEngine: Sendable {
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil,
     idempotency: Idempotency, caller: String? = nil
   ) async throws -> Answer {
-    let (result, answer) = try await store.write {
+    let reads: [StoreRead] = [
+      .session(id), .keptReply(owner: idempotency.owner, key: idempotency.key),
+    ]
+    let (result, answer) = try await store.write(reading: reads) {
       transaction -> (SendResult?, Answer) in
       let now = clock.now()
       // Under a key, an ended session goes to its kept answer (it may be the one that
@@ -253,7 +257,11 @@ public struct SessionEngine: Sendable {
   ) async throws -> Answer {
     let flow = try compile(bytes, path: path)
     let clock = self.clock
-    return try await store.write { transaction -> Answer in
+    let reads: [StoreRead] = [
+      .keptReply(owner: idempotency.owner, key: idempotency.key),
+      .users(Set(subjects.values).sorted()),
+    ]
+    return try await store.write(reading: reads) { transaction -> Answer in
       let now = clock.now()
       if let kept = try transaction.keptReply(
         owner: idempotency.owner, key: idempotency.key, since: now - idempotency.window)

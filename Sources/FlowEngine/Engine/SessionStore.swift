@@ -7,6 +7,12 @@ public protocol SessionStore: Sendable {
   /// `StoreError`.
   func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T)
     async throws -> T
+  /// `write`, told what `body` reads first, in the order it reads them: a store may read
+  /// those before `body` runs (PostgreSQL then runs a body that waits for nothing else
+  /// without a thread of its own). `body` is the same; what it reads is the same.
+  func write<T: Sendable>(
+    reading first: [StoreRead], _ body: @escaping @Sendable (any StoreTransaction) throws -> T
+  ) async throws -> T
   /// Runs `body` to read rows only: it writes nothing and locks nothing, so a store may run
   /// each statement on its own, outside a transaction.
   func read<T: Sendable>(transaction body: @escaping @Sendable (any StoreTransaction) throws -> T)
@@ -15,7 +21,24 @@ public protocol SessionStore: Sendable {
   var sessionKey: SessionKey { get }
 }
 
+/// A read a step's transaction begins with (`SessionStore.write(reading:_:)`).
+public enum StoreRead: Sendable, Hashable {
+  /// The session row to step (locked), as `StoreTransaction.session(_:)` reads it.
+  case session(String)
+  /// The answer kept for an idempotency key (its lock taken), as `keptReply` reads it.
+  case keptReply(owner: String, key: String)
+  /// Users whose facts the step reads (`facts(of:)`), locked against change.
+  case users([String])
+}
+
 extension SessionStore {
+  /// Stores that read nothing ahead run `body` as `write` does.
+  public func write<T: Sendable>(
+    reading first: [StoreRead], _ body: @escaping @Sendable (any StoreTransaction) throws -> T
+  ) async throws -> T {
+    try await write(body)
+  }
+
   /// A read in a transaction, as a write (stores whose transactions are cheap).
   public func read<T: Sendable>(
     transaction body: @escaping @Sendable (any StoreTransaction) throws -> T
