@@ -176,9 +176,11 @@ enum PostgresBench {
       for try await lane in group { all += lane }
       return all
     }
-    let (onLoop, moved) = store.stepsOnLoopAndMoved
+    let (onLoop, alone, moved) = store.stepsOnLoop
     FileHandle.standardError.write(
-      Data("worker: \(onLoop) steps on the event loop, \(moved) moved to a thread\n".utf8))
+      Data(
+        "worker: \(onLoop) steps on the event loop (\(alone) alone), \(moved) went on a thread\n"
+          .utf8))
     await store.close()
     let text: String = all.map { String(format: "%.3f", $0) }.joined(separator: "\n")
     try text.write(

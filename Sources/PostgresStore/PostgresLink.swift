@@ -11,6 +11,7 @@ enum SQLValue: Sendable {
   case bytes([UInt8])
   case bool(Bool)
   case texts([String])
+  case ints([Int])
   case null
 
   static func optional(_ value: Int?) -> SQLValue { value.map { .int($0) } ?? .null }
@@ -161,7 +162,7 @@ final class PostgresLink: @unchecked Sendable {
   /// body that waits there is run again on a thread, and what it sent is dropped unsent, so
   /// its transaction goes on as it was before the body (what the store read for it is
   /// still read, and locked).
-  private var held: [() async throws -> Void]?
+  private var held: [(alone: Bool, run: () async throws -> Void)]?
 
   /// From now on statements sent are held, not sent.
   func hold() { held = [] }
@@ -169,16 +170,27 @@ final class PostgresLink: @unchecked Sendable {
   /// Whether statements sent are held (`hold`).
   var holding: Bool { held != nil }
 
-  /// Holds a statement that must return `rows` rows (`RETURNING 1`: rows changed), or
-  /// `failure` is thrown when it is sent (`flushHeld`). Only while holding.
+  /// Whether what is held is one statement that may be sent on its own, outside a
+  /// transaction (or nothing).
+  var heldAlone: Bool { (held ?? []).count <= 1 && (held ?? []).allSatisfy(\.alone) }
+
+  /// Holds a statement whose answer must pass `check`, or `failure` is thrown when it is sent
+  /// (`flushHeld`); `alone`: it may be sent on its own, outside a transaction. Only while
+  /// holding.
   func send<Statement: PreparedSQL>(
-    _ statement: Statement.Type, _ values: [SQLValue], rows count: Int, else failure: any Error
+    _ statement: Statement.Type, _ values: [SQLValue], alone: Bool = false,
+    expecting check: @escaping ([PostgresRandomAccessRow]) throws -> Bool,
+    else failure: any Error
   ) throws {
     precondition(held != nil, "a checked statement is held, then sent")
     try checkWrite(Statement.sql)
-    held?.append { [unowned self] in
-      guard try await self.run(statement, values).count == count else { throw failure }
-    }
+    held?.append(
+      (
+        alone,
+        { [unowned self] in
+          guard try check(try await self.run(statement, values)) else { throw failure }
+        }
+      ))
   }
 
   /// Drops what was held, and waits are allowed again (the transaction goes on, on a thread).
@@ -192,7 +204,7 @@ final class PostgresLink: @unchecked Sendable {
   func flushHeld() async throws {
     let statements = held ?? []
     held = nil
-    for statement in statements { try await statement() }
+    for statement in statements { try await statement.run() }
   }
 
   /// `rows`, awaited in a task that runs on the connection's event loop: the statement is
@@ -244,34 +256,59 @@ final class PostgresLink: @unchecked Sendable {
     _ = try await run(PostgresQuery(unsafeSQL: "ROLLBACK"))
   }
 
-  /// Awaits an answer as a wait does: within 20 s (else the connection is closed), after the
-  /// statements sent before it, the first of which that failed is thrown instead.
-  private func bounded<T: Sendable>(_ answer: () async throws -> T) async throws -> T {
+  /// Awaits an answer as a wait does: after the statements sent before it, the first of
+  /// which that failed is thrown instead; and for 20 s at most. An answer that does not come
+  /// (a connection gone in a way its driver does not notice) is not waited for: the
+  /// connection is closed, so the pool drops it, and the step fails.
+  private func bounded<T: Sendable>(_ answer: @escaping @Sendable () async throws -> T)
+    async throws -> T
+  {
+    guard !gone else {
+      throw PostgresStoreError("the connection did not answer in time and is closed")
+    }
     let connection = self.connection
-    let late = connection.eventLoop.scheduleTask(in: .seconds(20)) {
-      let closing: EventLoopFuture<Void> = connection.close()
-      _ = closing
+    let executor = self.executor
+    let result = await withCheckedContinuation {
+      (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
+      let once = ResumeOnce(continuation)
+      let late = connection.eventLoop.scheduleTask(in: .seconds(20)) {
+        once.resume(
+          .failure(
+            PostgresStoreError(
+              "the database did not answer in time; the connection is closed", gone: true)))
+        let closing: EventLoopFuture<Void> = connection.close()
+        _ = closing
+      }
+      Task(executorPreference: executor) {
+        let result: Result<T, any Error>
+        do {
+          result = .success(try await answer())
+        } catch {
+          result = .failure(error)
+        }
+        late.cancel()
+        once.resume(result)
+      }
     }
-    defer { late.cancel() }
-    let result: Result<T, any Error>
-    do {
-      result = .success(try await answer())
-    } catch {
-      result = .failure(error)
-    }
+    if case .failure(let error as PostgresStoreError) = result, error.gone { gone = true }
     if let failure = unread.value.withLock({ $0 }) { throw failure }
     return try result.get()
   }
+
+  /// Whether an answer did not come in time (the connection is closed: nothing more is
+  /// awaited on it).
+  private var gone = false
 
   // MARK: - Sent
 
   /// Sends a statement without waiting for its answer (its failure is thrown by the next
   /// wait: `rows`, `execute` or `commit`).
-  func send(_ sql: String, _ values: [SQLValue] = []) throws {
+  /// (`alone`: held, it may be sent on its own, outside a transaction.)
+  func send(_ sql: String, _ values: [SQLValue] = [], alone: Bool = false) throws {
     try checkWrite(sql)
     let query = Self.query(sql, values)
     if held != nil {
-      held?.append { [unowned self] in _ = try await self.run(query) }
+      held?.append((alone, { [unowned self] in _ = try await self.run(query) }))
       return
     }
     start(query, unanswered())
@@ -284,10 +321,12 @@ final class PostgresLink: @unchecked Sendable {
   /// prepares it first and runs it when the server has answered that, so what was sent after
   /// it would run before it; and a statement that failed to prepare fails in the client, where
   /// the server would not know to roll the transaction back.
-  func send<Statement: PreparedSQL>(_ statement: Statement.Type, _ values: [SQLValue]) throws {
+  func send<Statement: PreparedSQL>(
+    _ statement: Statement.Type, _ values: [SQLValue], alone: Bool = false
+  ) throws {
     if held != nil {
       try checkWrite(Statement.sql)
-      held?.append { [unowned self] in _ = try await self.run(statement, values) }
+      held?.append((alone, { [unowned self] in _ = try await self.run(statement, values) }))
       return
     }
     guard prepared.contains(Statement.name, on: connection.id) else {
@@ -355,6 +394,7 @@ final class PostgresLink: @unchecked Sendable {
       case .bytes(let bytes): bindings.append(ByteBuffer(bytes: bytes))
       case .bool(let flag): bindings.append(flag)
       case .texts(let texts): bindings.append(texts)
+      case .ints(let numbers): bindings.append(numbers)
       case .null: bindings.appendNull()
       }
     }
@@ -418,6 +458,19 @@ final class PreparedStatements: Sendable {
   var connections: Int { names.withLock { $0.count } }
 }
 
+/// A continuation resumed by the first of two racing ends (an answer and a deadline).
+final class ResumeOnce<T: Sendable>: Sendable {
+  private let continuation: Mutex<CheckedContinuation<T, Never>?>
+
+  init(_ continuation: CheckedContinuation<T, Never>) {
+    self.continuation = Mutex(continuation)
+  }
+
+  func resume(_ value: T) {
+    continuation.withLock { $0.take() }?.resume(returning: value)
+  }
+}
+
 /// The first failure among statements whose answers nobody waited for.
 final class FirstFailure: Sendable {
   let value = Mutex<(any Error)?>(nil)
@@ -449,8 +502,11 @@ struct PostgresStoreError: Error, CustomStringConvertible {
   var description: String
   /// Whether the transaction may simply be run again (as after a serialization failure).
   var retryable: Bool
-  init(_ description: String, retryable: Bool = false) {
+  /// Whether the connection gave no answer in time (and was closed).
+  var gone: Bool
+  init(_ description: String, retryable: Bool = false, gone: Bool = false) {
     self.description = description
     self.retryable = retryable
+    self.gone = gone
   }
 }

@@ -14,20 +14,73 @@ enum Statements {
     static let sql = session + " FOR UPDATE OF s"
   }
 
+  static let sessionWithSubjects = """
+    SELECT s.id, s.state, s.outcome, s.seq, s.actor, s.started_at, s.updated_at, s.expires_at,
+      s.due_at, s.body, f.flow_id, f.version, f.content_hash, u.id AS user_id, u.name, u.role,
+      u.account, u.email, u.version AS user_version, p.e164, p.verified, t.enabled, t.channel
+    FROM sessions s JOIN flows f ON f.id = s.flow
+    JOIN users u ON u.id = ANY(s.subjects)
+    JOIN phone_numbers p ON p.user_id = u.id
+    JOIN two_factor_settings t ON t.user_id = u.id
+    WHERE s.id = $1 ORDER BY u.id
+    """
+
   /// A session row to step, locked, with its subjects' users locked against change
   /// (`FOR SHARE`, in id order, as `LockUsers` does) and read: one row per user.
   enum SessionWithSubjects: PreparedSQL {
     static let name = "flowengine_session_with_subjects"
-    static let sql = """
-      SELECT s.id, s.state, s.outcome, s.seq, s.actor, s.started_at, s.updated_at, s.expires_at,
-        s.due_at, s.body, f.flow_id, f.version, f.content_hash, u.id AS user_id, u.name, u.role,
-        u.account, u.email, u.version AS user_version, p.e164, p.verified, t.enabled, t.channel
-      FROM sessions s JOIN flows f ON f.id = s.flow
-      JOIN users u ON u.id = ANY(s.subjects)
-      JOIN phone_numbers p ON p.user_id = u.id
-      JOIN two_factor_settings t ON t.user_id = u.id
-      WHERE s.id = $1 ORDER BY u.id FOR UPDATE OF s FOR SHARE OF u, p, t
-      """
+    static let sql = sessionWithSubjects + " FOR UPDATE OF s FOR SHARE OF u, p, t"
+  }
+
+  /// `SessionWithSubjects` with no lock taken, outside a transaction: for a step that is
+  /// then written by one statement (`SteppedAlone`), which checks that nothing it read
+  /// changed.
+  enum SessionWithSubjectsUnlocked: PreparedSQL {
+    static let name = "flowengine_session_with_subjects_unlocked"
+    static let sql = sessionWithSubjects
+  }
+
+  /// A session stepped by this one statement on its own (no transaction around it), only if
+  /// its seq is still the one read ($9) and its subjects' versions, in id order, are still
+  /// the ones read ($10: any change to what a flow reads of a user raises it); the step's
+  /// audit entries (from $11, as arrays) are written only with it. One row: the session
+  /// rows changed (1 or 0).
+  enum SteppedAlone: PreparedSQL {
+    static let name = "flowengine_stepped_alone"
+    static let sql = steppedAlone(
+      audit: """
+        SELECT a.* FROM updated, unnest($11::text[], $12::text[], $13::text[], $14::text[],
+          $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) AS a
+        """)
+  }
+
+  /// `SteppedAlone` with the step's one audit entry as values (from $11).
+  enum SteppedAloneWithEntry: PreparedSQL {
+    static let name = "flowengine_stepped_alone_with_entry"
+    static let sql = steppedAlone(
+      audit: """
+        SELECT $11::text, $12::text, $13::text, $14::text, $15::text, $16::text, $17::text,
+          $18::text, $19::text FROM updated
+        """)
+  }
+
+  /// A session's update checked against what its step read, with its audit entries (`audit`
+  /// selects them from `updated`, so they are written only with it).
+  static func steppedAlone(audit: String) -> String {
+    """
+    WITH updated AS (
+      UPDATE sessions s SET state = $1, outcome = $2, seq = $3, updated_at = $4,
+        expires_at = $5, due_at = $6, body = $7
+      WHERE s.id = $8 AND s.seq = $9 AND ARRAY(
+        SELECT u.version FROM users u JOIN phone_numbers p ON p.user_id = u.id
+        JOIN two_factor_settings t ON t.user_id = u.id
+        WHERE u.id = ANY(s.subjects) ORDER BY u.id) = $10::bigint[]
+      RETURNING 1),
+    audited AS (
+      INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
+      \(audit))
+    SELECT count(*) AS changed FROM updated
+    """
   }
 
   /// A session row to show.
@@ -176,6 +229,116 @@ enum Statements {
       VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (owner, key) DO UPDATE SET digest = excluded.digest, status = excluded.status,
         body = excluded.body, created_at = excluded.created_at
+      """
+  }
+}
+
+/// The 2FA domain's statements of a step (`PostgresTables`), prepared once per connection as
+/// the step's own are.
+extension Statements {
+  enum AccountName: PreparedSQL {
+    static let name = "flowengine_account_name"
+    static let sql = "SELECT name FROM accounts WHERE id = $1"
+  }
+
+  enum UpdateProfile: PreparedSQL {
+    static let name = "flowengine_update_profile"
+    static let sql =
+      "UPDATE users SET name = $1, role = $2, account = $3, email = $4 WHERE id = $5"
+  }
+
+  enum UpdatePhone: PreparedSQL {
+    static let name = "flowengine_update_phone"
+    static let sql = "UPDATE phone_numbers SET e164 = $1, verified = $2 WHERE user_id = $3"
+  }
+
+  enum UpdateTwoFactor: PreparedSQL {
+    static let name = "flowengine_update_two_factor"
+    static let sql = "UPDATE two_factor_settings SET enabled = $1, channel = $2 WHERE user_id = $3"
+  }
+
+  enum UserVersion: PreparedSQL {
+    static let name = "flowengine_user_version"
+    static let sql = "SELECT version FROM users WHERE id = $1"
+  }
+
+  enum ActiveCodes: PreparedSQL {
+    static let name = "flowengine_active_codes"
+    static let sql =
+      "SELECT * FROM codes WHERE user_id = $1 AND NOT used AND NOT invalidated ORDER BY id"
+  }
+
+  enum InsertCode: PreparedSQL {
+    static let name = "flowengine_insert_code"
+    static let sql = """
+      INSERT INTO codes (user_id, purpose, session, destination, salt, hash, issued_at,
+        expires_at, used, invalidated)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+      """
+  }
+
+  enum UpdateCode: PreparedSQL {
+    static let name = "flowengine_update_code"
+    static let sql = "UPDATE codes SET used = $1, invalidated = $2 WHERE id = $3"
+  }
+
+  enum UsedCodes: PreparedSQL {
+    static let name = "flowengine_used_codes"
+    static let sql = "SELECT destination FROM codes WHERE session = $1 AND user_id = $2 AND used"
+  }
+
+  enum LockCounter: PreparedSQL {
+    static let name = "flowengine_lock_counter"
+    static let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))"
+  }
+
+  enum Failures: PreparedSQL {
+    static let name = "flowengine_failures"
+    static let sql = "SELECT count FROM failure_counters WHERE key = $1"
+  }
+
+  enum SetFailures: PreparedSQL {
+    static let name = "flowengine_set_failures"
+    static let sql = """
+      INSERT INTO failure_counters (key, count) VALUES ($1, $2)
+      ON CONFLICT (key) DO UPDATE SET count = excluded.count
+      """
+  }
+
+  enum LastSend: PreparedSQL {
+    static let name = "flowengine_last_send"
+    static let sql = "SELECT at FROM last_sends WHERE key = $1"
+  }
+
+  enum SetLastSend: PreparedSQL {
+    static let name = "flowengine_set_last_send"
+    static let sql = """
+      INSERT INTO last_sends (key, at) VALUES ($1, $2)
+      ON CONFLICT (key) DO UPDATE SET at = excluded.at
+      """
+  }
+
+  enum InsertOutbox: PreparedSQL {
+    static let name = "flowengine_insert_outbox"
+    static let sql = """
+      INSERT INTO outbox (key, channel, destination, sealed, created_at)
+      VALUES ($1, $2, $3, $4, $5)
+      """
+  }
+
+  enum LastPhoneChange: PreparedSQL {
+    static let name = "flowengine_last_phone_change"
+    static let sql = """
+      SELECT * FROM phone_changes WHERE session = $1 AND user_id = $2
+      ORDER BY id DESC LIMIT 1
+      """
+  }
+
+  enum InsertPhoneChange: PreparedSQL {
+    static let name = "flowengine_insert_phone_change"
+    static let sql = """
+      INSERT INTO phone_changes (user_id, previous, current, session, at)
+      VALUES ($1, $2, $3, $4, $5)
       """
   }
 }

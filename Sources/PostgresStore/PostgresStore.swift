@@ -30,13 +30,19 @@ public final class PostgresStore: DurableStore, Sendable {
   let queuedHere = Atomic<Int>(0)
   /// Transactions that ran on their connection's event loop (committed or failed there), and
   /// ones that began there, waited, and ran again on a thread (for tests and benchmarks).
-  let stepsOnLoop = Atomic<Int>(0)
+  let stepsOnLoopCount = Atomic<Int>(0)
   let stepsMoved = Atomic<Int>(0)
+  /// Steps written by one statement on their own (counted in `stepsOnLoop` too).
+  let stepsAlone = Atomic<Int>(0)
 
-  /// How many steps ran on their connection's event loop, and how many began there and ran
-  /// again on a thread (they waited for a row the store had not read for them).
-  public var stepsOnLoopAndMoved: (onLoop: Int, moved: Int) {
-    (stepsOnLoop.load(ordering: .relaxed), stepsMoved.load(ordering: .relaxed))
+  /// How many steps ran on their connection's event loop (`alone` of them with no
+  /// transaction around them), and how many began there and went on on a thread (they
+  /// waited for a row the store had not read for them).
+  public var stepsOnLoop: (onLoop: Int, alone: Int, moved: Int) {
+    (
+      stepsOnLoopCount.load(ordering: .relaxed) + stepsAlone.load(ordering: .relaxed),
+      stepsAlone.load(ordering: .relaxed), stepsMoved.load(ordering: .relaxed)
+    )
   }
   let logger: Logger
 
@@ -305,7 +311,11 @@ public final class PostgresStore: DurableStore, Sendable {
           let link = PostgresLink(connection, logger: self.logger, prepared: self.prepared)
           var ahead: PostgresTransaction.ReadAhead?
           if !first.isEmpty {
-            switch try await self.onLoop(link, first, body, lost) {
+            // A step that reads only its session may be written by one statement alone
+            // (first try only: under contention a step waits for the row's lock instead).
+            let alone: Bool =
+              if attempt == 1, first.count == 1, case .session = first[0] { true } else { false }
+            switch try await self.onLoop(link, first, body, lost, alone: alone) {
             case .done(let value): return value
             case .needsThread(let read):
               self.stepsMoved.add(1, ordering: .relaxed)
@@ -354,13 +364,23 @@ public final class PostgresStore: DurableStore, Sendable {
   /// run there with what it sends held, then sent and committed, awaited.
   private func onLoop<T: Sendable>(
     _ link: PostgresLink, _ first: [StoreRead],
-    _ body: @escaping @Sendable (any StoreTransaction) throws -> T, _ lost: Lost
+    _ body: @escaping @Sendable (any StoreTransaction) throws -> T, _ lost: Lost, alone: Bool
   ) async throws -> OnLoop<T> {
     try await withTaskExecutorPreference(link.executor) {
+      var waited = false
+      if alone {
+        switch try await stepAlone(link, first, body, lost) {
+        case .done(let value): return .done(value)
+        case .waited: waited = true
+        case .notAlone: break
+        }
+      }
       var transaction: PostgresTransaction?
       do {
         try link.send("BEGIN")
         let ahead = try await PostgresTransaction.read(first, on: link)
+        // A body that waited once would again: it goes on a thread from what was read.
+        if waited { return .needsThread(ahead) }
         let step = makeTransaction(link)
         transaction = step
         try step.use(ahead)
@@ -374,15 +394,60 @@ public final class PostgresStore: DurableStore, Sendable {
         try step.finish()
         try await link.flushHeld()
         try await link.commitNow()
-        stepsOnLoop.add(1, ordering: .relaxed)
+        stepsOnLoopCount.add(1, ordering: .relaxed)
         counted(step)
         return .done(value)
       } catch {
-        stepsOnLoop.add(1, ordering: .relaxed)
+        stepsOnLoopCount.add(1, ordering: .relaxed)
         lost.withLock { $0 = transaction?.tables.survivors ?? [] }
         _ = try? await link.rollbackNow()
         throw error
       }
+    }
+  }
+
+  /// What a step tried alone came to.
+  private enum Alone<T> {
+    case done(T)
+    /// Its body waited for a row not read for it.
+    case waited
+    /// It wrote more than one statement (or one that needs a transaction).
+    case notAlone
+  }
+
+  /// A step with no transaction around it: its session and subjects read unlocked, its body
+  /// run on the loop, and what it wrote sent as one statement on its own, if it is one that
+  /// may be (`SteppedAlone`, which writes the session only if its seq and its subjects'
+  /// versions are still the ones read, or the audit of a refused event). Such a step writes
+  /// only its own session row, which no other session's step reads: it is as if it ran when
+  /// it was read. Anything else drops what it held, having sent nothing.
+  private func stepAlone<T: Sendable>(
+    _ link: PostgresLink, _ first: [StoreRead],
+    _ body: @escaping @Sendable (any StoreTransaction) throws -> T, _ lost: Lost
+  ) async throws -> Alone<T> {
+    let ahead = try await PostgresTransaction.read(first, on: link, locked: false)
+    let step = makeTransaction(link)
+    try step.use(ahead)
+    link.hold()
+    let result = Result { try body(step) }
+    if link.wouldBlock {
+      link.dropHeld()
+      return .waited
+    }
+    do {
+      let value = try result.get()
+      try step.finish()
+      guard link.heldAlone else {
+        link.dropHeld()
+        return .notAlone
+      }
+      try await link.flushHeld()
+      stepsAlone.add(1, ordering: .relaxed)
+      return .done(value)
+    } catch {
+      link.dropHeld()
+      lost.withLock { $0 = step.tables.survivors }
+      throw error
     }
   }
 

@@ -26,7 +26,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func accountName(_ id: String) throws -> String? {
-    try link.rows("SELECT name FROM accounts WHERE id = $1", [.text(id)]).first?.text("name")
+    try link.rows(Statements.AccountName.self, [.text(id)]).first?.text("name")
   }
 
   private func load(_ id: String) throws -> (user: User, version: Int)? {
@@ -69,7 +69,7 @@ final class PostgresTables: AccountSecurityTables {
     }
     if rows.contains(.profile) {
       try link.send(
-        "UPDATE users SET name = $1, role = $2, account = $3, email = $4 WHERE id = $5",
+        Statements.UpdateProfile.self,
         [
           .text(user.name), .text(user.role.rawValue), .text(user.account), .text(user.email),
           .text(user.id),
@@ -77,12 +77,12 @@ final class PostgresTables: AccountSecurityTables {
     }
     if rows.contains(.phone) {
       try link.send(
-        "UPDATE phone_numbers SET e164 = $1, verified = $2 WHERE user_id = $3",
+        Statements.UpdatePhone.self,
         [.text(user.phone.e164), .bool(user.phoneVerified), .text(user.id)])
     }
     if rows.contains(.twoFactor) {
       try link.send(
-        "UPDATE two_factor_settings SET enabled = $1, channel = $2 WHERE user_id = $3",
+        Statements.UpdateTwoFactor.self,
         [.bool(user.twoFactor.enabled), .text(user.twoFactor.channel.rawValue), .text(user.id)])
     }
   }
@@ -90,7 +90,7 @@ final class PostgresTables: AccountSecurityTables {
   func version(of user: String) throws -> Int? {
     if let saved = known.saved(user) {
       guard
-        let version = try link.rows("SELECT version FROM users WHERE id = $1", [.text(user)])
+        let version = try link.rows(Statements.UserVersion.self, [.text(user)])
           .first?.int("version")
       else { return nil }
       known.remember(saved, version: version)
@@ -129,10 +129,7 @@ final class PostgresTables: AccountSecurityTables {
   }
 
   func activeCodes(of user: String) throws -> [IssuedCode] {
-    try link.rows(
-      "SELECT * FROM codes WHERE user_id = $1 AND NOT used AND NOT invalidated ORDER BY id",
-      [.text(user)]
-    ).map(code)
+    try link.rows(Statements.ActiveCodes.self, [.text(user)]).map(code)
   }
 
   private func code(_ row: PostgresRandomAccessRow) throws -> IssuedCode {
@@ -153,11 +150,7 @@ final class PostgresTables: AccountSecurityTables {
 
   func insertCode(_ code: IssuedCode) throws -> Int {
     let row = try link.rows(
-      """
-      INSERT INTO codes (user_id, purpose, session, destination, salt, hash, issued_at,
-        expires_at, used, invalidated)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
-      """,
+      Statements.InsertCode.self,
       [
         .text(code.user), .text(code.purpose.rawValue), .text(code.session),
         .bytes(try sealer.sealText(code.destination)), .bytes(code.salt), .bytes(code.hash),
@@ -170,52 +163,40 @@ final class PostgresTables: AccountSecurityTables {
 
   func updateCode(_ code: IssuedCode) throws {
     try link.send(
-      "UPDATE codes SET used = $1, invalidated = $2 WHERE id = $3",
+      Statements.UpdateCode.self,
       [.bool(code.used), .bool(code.invalidated), .int(code.id)])
   }
 
   /// The destination of a code rests sealed (no full number outside the profile tables), so
   /// the few used codes of the session are opened and compared here.
   func hasUsedCode(user: String, destination: String, session: String) throws -> Bool {
-    try link.rows(
-      "SELECT destination FROM codes WHERE session = $1 AND user_id = $2 AND used",
-      [.text(session), .text(user)]
-    ).contains { try sealer.openText(try $0.bytes("destination")) == destination }
+    try link.rows(Statements.UsedCodes.self, [.text(session), .text(user)]).contains {
+      try sealer.openText(try $0.bytes("destination")) == destination
+    }
   }
 
   /// Counters are read to be written: the key is locked first, so two steps of one user
   /// count one after the other (never both from the same old value).
   private func lockKey(_ key: String) throws {
-    try link.send(
-      "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", [.text("counter\n\(key)")])
+    try link.send(Statements.LockCounter.self, [.text("counter\n\(key)")])
   }
 
   func failures(_ key: String) throws -> Int {
     try lockKey(key)
-    return try link.rows("SELECT count FROM failure_counters WHERE key = $1", [.text(key)]).first?
-      .int(
-        "count") ?? 0
+    return try link.rows(Statements.Failures.self, [.text(key)]).first?.int("count") ?? 0
   }
 
   func setFailures(_ key: String, _ count: Int) throws {
-    try link.send(
-      """
-      INSERT INTO failure_counters (key, count) VALUES ($1, $2)
-      ON CONFLICT (key) DO UPDATE SET count = excluded.count
-      """, [.text(key), .int(count)])
+    try link.send(Statements.SetFailures.self, [.text(key), .int(count)])
   }
 
   func lastSend(_ key: String) throws -> Int? {
     try lockKey("send\n\(key)")
-    return try link.rows("SELECT at FROM last_sends WHERE key = $1", [.text(key)]).first?.int("at")
+    return try link.rows(Statements.LastSend.self, [.text(key)]).first?.int("at")
   }
 
   func setLastSend(_ key: String, _ time: Int) throws {
-    try link.send(
-      """
-      INSERT INTO last_sends (key, at) VALUES ($1, $2)
-      ON CONFLICT (key) DO UPDATE SET at = excluded.at
-      """, [.text(key), .int(time)])
+    try link.send(Statements.SetLastSend.self, [.text(key), .int(time)])
   }
 
   /// Outbox rows: the message sealed with the store's key (a code never rests in clear), sent
@@ -227,10 +208,7 @@ final class PostgresTables: AccountSecurityTables {
     deliveriesInStep[message.key] = index + 1
     message.key += ":\(index)"
     try link.send(
-      """
-      INSERT INTO outbox (key, channel, destination, sealed, created_at)
-      VALUES ($1, $2, $3, $4, $5)
-      """,
+      Statements.InsertOutbox.self,
       [
         .text(message.key), .text(message.channel.rawValue),
         .text(PhoneNumber.mask(message.destination)), .bytes(try sealer.seal(message)),
@@ -268,7 +246,7 @@ final class PostgresTables: AccountSecurityTables {
   /// Sends the waiting entries without waiting for the answer (before a commit).
   func flushAudit() throws {
     guard !pendingAudit.isEmpty else { return }
-    try link.send(Statements.InsertAudit.sql, takeAudit())
+    try link.send(Statements.InsertAudit.self, takeAudit(), alone: true)
   }
 
   static func insert(_ entry: AuditEntry, on link: PostgresLink) throws {
@@ -278,10 +256,7 @@ final class PostgresTables: AccountSecurityTables {
   func lastPhoneChange(user: String, session: String) throws -> PhoneChange? {
     guard
       let row = try link.rows(
-        """
-        SELECT * FROM phone_changes WHERE session = $1 AND user_id = $2
-        ORDER BY id DESC LIMIT 1
-        """, [.text(session), .text(user)]
+        Statements.LastPhoneChange.self, [.text(session), .text(user)]
       ).first
     else { return nil }
     guard let before = try? PhoneNumber(parsing: try sealer.openText(try row.bytes("previous"))),
@@ -294,10 +269,7 @@ final class PostgresTables: AccountSecurityTables {
 
   func recordPhoneChange(_ change: PhoneChange) throws {
     try link.send(
-      """
-      INSERT INTO phone_changes (user_id, previous, current, session, at)
-      VALUES ($1, $2, $3, $4, $5)
-      """,
+      Statements.InsertPhoneChange.self,
       [
         .text(change.user), .bytes(try sealer.sealText(change.previous.e164)),
         .bytes(try sealer.sealText(change.current.e164)), .text(change.session), .int(change.at),

@@ -131,23 +131,35 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   /// What the store read for a step before its body ran (`read(_:)`): the rows, each used
   /// once by the transaction that is given them.
   struct ReadAhead {
+    /// Whether the rows were locked as they were read (in a transaction), or read on their
+    /// own, unlocked (for a step written by one statement that checks them: `SteppedAlone`).
+    var locked = true
     var sessions: [String: [PostgresRandomAccessRow]] = [:]
     var reply: (owner: String, key: String, row: PostgresRandomAccessRow?)?
     var users: (ids: [String], rows: [PostgresRandomAccessRow]) = ([], [])
   }
 
   private var sessionsRead: [String: [PostgresRandomAccessRow]] = [:]
+  /// Whether `sessionsRead` were read unlocked.
+  private var sessionsReadUnlocked = false
+  /// The sessions read unlocked, with the versions of their subjects as read (in id order).
+  private var readUnlocked: [String: [Int]] = [:]
   private var replyRead: (owner: String, key: String, row: PostgresRandomAccessRow?)?
 
   /// Reads (and locks) what a step reads first, in its order, awaited on the connection's
   /// event loop (`PostgresLink.rowsNow`).
-  static func read(_ reads: [StoreRead], on link: PostgresLink) async throws -> ReadAhead {
-    var ahead = ReadAhead()
+  static func read(_ reads: [StoreRead], on link: PostgresLink, locked: Bool = true)
+    async throws -> ReadAhead
+  {
+    var ahead = ReadAhead(locked: locked)
     for read in reads {
       switch read {
-      case .session(let id):
+      case .session(let id) where locked:
         ahead.sessions[id] = try await link.rowsNow(
           Statements.SessionWithSubjects.self, [.text(id)])
+      case .session(let id):
+        ahead.sessions[id] = try await link.rowsNow(
+          Statements.SessionWithSubjectsUnlocked.self, [.text(id)])
       case .keptReply(let owner, let key):
         _ = try await link.rowsNow(Statements.LockKey.self, [.text("\(owner)\n\(key)")])
         let row = try await link.rowsNow(
@@ -167,6 +179,7 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   /// Takes what was read ahead: `session`, `keptReply` and `facts(of:)` find it at hand.
   func use(_ ahead: ReadAhead) throws {
     sessionsRead = ahead.sessions
+    sessionsReadUnlocked = !ahead.locked
     replyRead = ahead.reply
     for row in ahead.users.rows { try tables.remember(row) }
     lockedUsers.formUnion(ahead.users.ids)
@@ -177,11 +190,14 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   /// gone) is read on its own.
   func session(_ id: String) throws -> StoredSession? {
     if locking {
-      let rows =
-        try sessionsRead.removeValue(forKey: id)
-        ?? link.rows(Statements.SessionWithSubjects.self, [.text(id)])
+      let ahead = sessionsRead.removeValue(forKey: id)
+      let rows = try ahead ?? link.rows(Statements.SessionWithSubjects.self, [.text(id)])
       if let row = rows.first {
-        lockedSessions.insert(id)
+        if ahead != nil, sessionsReadUnlocked {
+          readUnlocked[id] = try rows.map { try $0.int("user_version") }
+        } else {
+          lockedSessions.insert(id)
+        }
         for row in rows {
           let user = try tables.remember(row, id: "user_id", version: "user_version")
           lockedUsers.insert(user.user.id)
@@ -246,6 +262,26 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
       .int(expectedSeq),
     ]
     let entries = tables.takeAuditEntries()
+    if let versions = readUnlocked[row.id], link.holding {
+      // Read unlocked: one statement on its own writes it, if nothing it read has changed.
+      let movedOn = PostgresStoreError(
+        "session \(row.id) or its subjects changed under its step", retryable: true)
+      let changed: ([PostgresRandomAccessRow]) throws -> Bool = {
+        try $0.first?.int("changed") == 1
+      }
+      if entries.count == 1 {
+        try link.send(
+          Statements.SteppedAloneWithEntry.self,
+          values + [.ints(versions)] + Statements.auditValues(entries[0]), alone: true,
+          expecting: changed, else: movedOn)
+      } else {
+        try link.send(
+          Statements.SteppedAlone.self,
+          values + [.ints(versions)] + Statements.auditArrays(entries), alone: true,
+          expecting: changed, else: movedOn)
+      }
+      return true
+    }
     guard lockedSessions.contains(row.id) else {
       return try link.execute(
         Statements.UpdateSession.self, values + Statements.auditArrays(entries)) == 1
@@ -257,11 +293,11 @@ final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
     if link.holding, entries.count == 1 {
       try link.send(
         Statements.UpdateSessionWithEntry.self, values + Statements.auditValues(entries[0]),
-        rows: 1, else: movedOn)
+        expecting: { $0.count == 1 }, else: movedOn)
     } else if link.holding {
       try link.send(
-        Statements.UpdateSession.self, values + Statements.auditArrays(entries), rows: 1,
-        else: movedOn)
+        Statements.UpdateSession.self, values + Statements.auditArrays(entries),
+        expecting: { $0.count == 1 }, else: movedOn)
     } else {
       try link.send(Statements.UpdateLockedSession.self, values + Statements.auditArrays(entries))
     }

@@ -103,22 +103,29 @@ struct PostgresStepTests {
   }
 
   /// A step whose first reads the store makes for it (the session, a kept answer, the users
-  /// of a start) runs on its connection's event loop; one that waits for more there (a save
-  /// reads the member's codes) goes on on a thread, from what was read, and lands once.
-  @Test("a step runs on the event loop; one that waits for more goes on on a thread, once")
+  /// of a start) runs on its connection's event loop. One that reads only its session and
+  /// writes only it (and its audit) is one statement on its own, which checks that what it
+  /// read has not changed; one that waits for more there (a save reads the member's codes)
+  /// goes on on a thread, from what was read, and lands once.
+  @Test("a step runs on the event loop, alone if it can; one that waits goes on a thread, once")
   func stepsOnTheLoop() async throws {
     let store = try await StoreFixture(.postgres)
     let postgres = try #require(store.postgres)
     let id = try await store.start(teamFlow, actor: "ada", target: "tess").session.id
-    var (onLoop, moved) = postgres.stepsOnLoopAndMoved
-    #expect(onLoop == 1 && moved == 0, "the start read its users ahead")
+    var counts = postgres.stepsOnLoop
+    #expect(counts == (1, 0, 0), "the start read its users ahead")
 
+    // Refused: its audit entry is the one statement.
+    let refused = try await store.send(id, "save")
+    #expect(refused.trace.rejection != nil && refused.session.seq == 1)
+    #expect(postgres.stepsOnLoop == (counts.onLoop + 1, counts.alone + 1, counts.moved))
     let edited = try await store.send(id, "editPhone", ["phone": .string("+15550108888")])
     #expect(edited.accepted && edited.session.seq == 2)
-    #expect(postgres.stepsOnLoopAndMoved == (onLoop + 1, moved))
-    (onLoop, moved) = postgres.stepsOnLoopAndMoved
+    #expect(postgres.stepsOnLoop == (counts.onLoop + 2, counts.alone + 2, counts.moved))
+    counts = postgres.stepsOnLoop
 
-    // A kept answer is read ahead too: the replay takes no step and no thread.
+    // A kept answer is read ahead too (in a transaction: the answer is kept with the step):
+    // the replay takes no step and no thread.
     let keyed = try await store.engine.send(
       session: id, event: "editPhone", payload: ["phone": .string("+15550107777")],
       idempotency: Self.key("k1"))
@@ -130,11 +137,12 @@ struct PostgresStepTests {
       return
     }
     #expect(step.session.seq == 3 && String(decoding: kept.body, as: UTF8.self) == "3")
-    #expect(postgres.stepsOnLoopAndMoved == (onLoop + 2, moved))
-    (onLoop, moved) = postgres.stepsOnLoopAndMoved
+    #expect(postgres.stepsOnLoop == (counts.onLoop + 2, counts.alone, counts.moved))
+    counts = postgres.stepsOnLoop
 
-    // On the loop the update's answer is awaited before the commit: an update that changed
-    // no row (a trigger skips it, once) fails that try, and the step runs again and lands once.
+    // A step's session that changed under it is not written (nor its audit entry): an
+    // update that changed no row (a trigger skips it, once) fails that try, and the step
+    // runs again, in a transaction, and lands once.
     try await postgres.execute("CREATE SEQUENCE skips")
     try await postgres.execute(
       """
@@ -147,21 +155,47 @@ struct PostgresStepTests {
     let again = try await store.send(id, "editPhone", ["phone": .string("+15550107777")])
     #expect(again.accepted && again.session.seq == 4)
     #expect(try await store.row(id).seq == 4)
-    #expect(postgres.stepsOnLoopAndMoved == (onLoop + 2, moved))
+    #expect(postgres.stepsOnLoop == (counts.onLoop + 1, counts.alone, counts.moved))
     #expect(try await postgres.query("SELECT last_value::text FROM skips") == [["2"]])
-    (onLoop, moved) = postgres.stepsOnLoopAndMoved
+    counts = postgres.stepsOnLoop
+
+    // A subject that changed since the step read it (its version is not the one read): the
+    // statement writes nothing, audit included, and the step runs again.
+    let row = try await store.row(id)
+    let entry = try #require(try await store.audit(id).last)
+    let before = try await store.audit(id).count
+    let changed = try await postgres.run { link in
+      try link.rows(
+        Statements.SteppedAlone.self,
+        [
+          .text(row.state), .null, .int(row.seq + 1), .int(row.updatedAt), .int(row.expiresAt),
+          .null, .bytes(row.body), .text(id), .int(row.seq), .ints([999_999, 999_999]),
+        ] + Statements.auditArrays([entry])
+      ).first?.int("changed")
+    }
+    #expect(changed == 0)
+    #expect(try await store.row(id).seq == 4)
+    #expect(try await store.audit(id).count == before)
 
     let saved = try await store.send(id, "save")
     #expect(saved.accepted && saved.session.state == "saved" && saved.session.seq == 5)
-    #expect(postgres.stepsOnLoopAndMoved == (onLoop, moved + 1))
+    #expect(postgres.stepsOnLoop == (counts.onLoop, counts.alone, counts.moved + 1))
     // What the loop's attempt sent was held and dropped: the save is there once.
     #expect(try await store.user("tess").phone.e164 == "+15550107777")
     #expect(
       try await postgres.query(
         "SELECT count(*)::text FROM phone_changes WHERE session = '\(id)'") == [["1"]])
-    let steps = try await store.audit(id).filter { $0.kind == .step }.map(\.detail)
-    #expect(steps.filter { $0.hasPrefix("save:") }.count == 1, "\(steps)")
-    #expect(steps.count == 5, "\(steps)")
+    let entries = try await store.audit(id).map(\.detail)
+    #expect(
+      entries == [
+        "(start): checkingAccess → editingPhone (seq 1)",
+        "save rejected in editingPhone: not-accepted",
+        "editPhone: editingPhone → phoneEdited (seq 2)",
+        "editPhone: phoneEdited → phoneEdited (seq 3)",
+        "editPhone: phoneEdited → phoneEdited (seq 4)",
+        "phone changed from +1******0003 to +1******7777", "0 pending codes invalidated",
+        "notified at +1******0003 and by email", "save: phoneEdited → saved (seq 5)",
+      ])
     #expect(try await store.row(id).seq == 5)
   }
 

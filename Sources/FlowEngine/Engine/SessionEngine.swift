@@ -68,12 +68,13 @@ public struct SessionEngine: Sendable {
   ) async throws -> Step {
     let flow = try compile(bytes, path: path)
     let clock = self.clock
-    return try await store.write(reading: [.users(Set(subjects.values).sorted())]) {
-      transaction in
+    return try await write(reading: [.users(Set(subjects.values).sorted())]) {
+      transaction, log in
       // The time of a step is read once its transaction holds the lock: a step that waited
       // for another one is judged at the time it runs (expiry, code lifetimes).
       try startStep(
-        flow, bytes: bytes, subjects: subjects, id: id, now: clock.now(), in: transaction)
+        flow, bytes: bytes, subjects: subjects, id: id, now: clock.now(), in: transaction,
+        log: log)
     }
   }
 
@@ -105,7 +106,7 @@ public struct SessionEngine: Sendable {
 
   private func startStep(
     _ flow: CompiledFlow, bytes: [UInt8], subjects: [String: String], id: String, now: Int,
-    in transaction: any StoreTransaction
+    in transaction: any StoreTransaction, log: StepLog? = nil
   ) throws -> Step {
     for field in flow.context where subjects[field.name] == nil {
       throw Failure.unknownSubject(field: field.name, id: "")
@@ -120,7 +121,8 @@ public struct SessionEngine: Sendable {
     let session = try newSession(flow, id: id, facts: facts, now: now)
     try transaction.keepFlowText(
       bytes, contentHash: flow.contentHash, flowID: flow.id, version: flow.version)
-    let result = try core(flow).step(session, event: nil, payload: [:], now: now, on: transaction)
+    let result = try core(flow, log).step(
+      session, event: nil, payload: [:], now: now, on: transaction)
     try transaction.insertSession(result.session)
     return Step(session: result.session, trace: result.trace, flow: flow)
   }
@@ -138,11 +140,11 @@ public struct SessionEngine: Sendable {
     session id: String, event: String, payload: [String: Value], expectedSeq: Int? = nil,
     caller: String? = nil
   ) async throws -> Step {
-    let result = try await store.write(reading: [.session(id)]) { transaction in
+    let result = try await write(reading: [.session(id)]) { transaction, log in
       let loaded = try admit(id, caller: caller, ended: true, in: transaction)
       return try sendStep(
         id, event: event, payload: payload, expectedSeq: expectedSeq, now: clock.now(),
-        loaded: loaded, in: transaction)
+        loaded: loaded, in: transaction, log: log)
     }
     return try result.get(id)
   }
@@ -222,8 +224,8 @@ public struct SessionEngine: Sendable {
     let reads: [StoreRead] = [
       .session(id), .keptReply(owner: idempotency.owner, key: idempotency.key),
     ]
-    let (result, answer) = try await store.write(reading: reads) {
-      transaction -> (SendResult?, Answer) in
+    let (result, answer) = try await write(reading: reads) {
+      transaction, log -> (SendResult?, Answer) in
       let now = clock.now()
       // Under a key, an ended session goes to its kept answer (it may be the one that
       // ended it), else to a step that is refused.
@@ -235,7 +237,7 @@ public struct SessionEngine: Sendable {
       }
       let result = try sendStep(
         id, event: event, payload: payload, expectedSeq: expectedSeq, now: now,
-        loaded: loaded, in: transaction)
+        loaded: loaded, in: transaction, log: log)
       guard case .step(let step) = result else { return (result, .keyReused) }
       let reply = idempotency.reply(step)
       try transaction.keepReply(
@@ -261,7 +263,7 @@ public struct SessionEngine: Sendable {
       .keptReply(owner: idempotency.owner, key: idempotency.key),
       .users(Set(subjects.values).sorted()),
     ]
-    return try await store.write(reading: reads) { transaction -> Answer in
+    return try await write(reading: reads) { transaction, log -> Answer in
       let now = clock.now()
       if let kept = try transaction.keptReply(
         owner: idempotency.owner, key: idempotency.key, since: now - idempotency.window)
@@ -269,7 +271,7 @@ public struct SessionEngine: Sendable {
         return kept.digest == idempotency.digest ? .replay(kept) : .keyReused
       }
       let step = try startStep(
-        flow, bytes: bytes, subjects: subjects, id: id, now: now, in: transaction)
+        flow, bytes: bytes, subjects: subjects, id: id, now: now, in: transaction, log: log)
       let reply = idempotency.reply(step)
       try transaction.keepReply(
         reply, owner: idempotency.owner, key: idempotency.key, now: now,
@@ -294,7 +296,8 @@ public struct SessionEngine: Sendable {
 
   private func sendStep(
     _ id: String, event: String, payload: [String: Value], expectedSeq: Int?, now: Int,
-    loaded: (CompiledFlow, Session)? = nil, in transaction: any StoreTransaction
+    loaded: (CompiledFlow, Session)? = nil, in transaction: any StoreTransaction,
+    log: StepLog? = nil
   ) throws -> SendResult {
     let (flow, session) = try loaded ?? loadValue(id, in: transaction)
     if let expectedSeq, expectedSeq != session.seq {
@@ -303,9 +306,9 @@ public struct SessionEngine: Sendable {
       return .conflict(expected: expectedSeq, current: session.seq)
     }
     // Timers that fell due before the event fire first, each its own step.
-    let fired = try core(flow).fireDue(session, now: now, on: transaction)
+    let fired = try core(flow, log).fireDue(session, now: now, on: transaction)
     let current = fired.last?.session ?? session
-    let result = try core(flow).step(
+    let result = try core(flow, log).step(
       current, event: event, payload: payload, now: now, on: transaction)
     if result.accepted || !fired.isEmpty {
       guard try transaction.updateSession(result.session, expectedSeq: session.seq) else {
@@ -342,8 +345,8 @@ public struct SessionEngine: Sendable {
 
   /// One transaction of `tick`: up to `limit` sessions with a due timer, fired.
   public func tickBatch(limit: Int = 256) async throws -> [Firing] {
-    try await store.write { transaction in
-      try tickStep(limit: limit, now: clock.now(), in: transaction)
+    try await write { transaction, log in
+      try tickStep(limit: limit, now: clock.now(), in: transaction, log: log)
     }
   }
 
@@ -362,9 +365,9 @@ public struct SessionEngine: Sendable {
     }
   }
 
-  private func tickStep(limit: Int, now: Int, in transaction: any StoreTransaction) throws
-    -> [Firing]
-  {
+  private func tickStep(
+    limit: Int, now: Int, in transaction: any StoreTransaction, log: StepLog? = nil
+  ) throws -> [Firing] {
     var firings: [Firing] = []
     for id in try transaction.dueSessions(at: now, limit: limit) {
       let (flow, session) = try loadValue(id, in: transaction)
@@ -378,7 +381,7 @@ public struct SessionEngine: Sendable {
         }
         continue
       }
-      let fired = try core(flow).fireDue(session, now: now, on: transaction)
+      let fired = try core(flow, log).fireDue(session, now: now, on: transaction)
       guard let last = fired.last else { continue }
       guard try transaction.updateSession(last.session, expectedSeq: session.seq) else {
         throw Failure.conflict(
@@ -493,8 +496,23 @@ public struct SessionEngine: Sendable {
     return flow
   }
 
-  private func core(_ flow: CompiledFlow) -> StepCore {
-    StepCore(machine: machine(flow), logger: logger, enforcesMaxAge: true, observer: nil)
+  private func core(_ flow: CompiledFlow, _ log: StepLog?) -> StepCore {
+    StepCore(
+      machine: machine(flow), logger: logger, enforcesMaxAge: true, observer: nil, log: log)
+  }
+
+  /// `store.write`, with its steps' log lines written once it has committed (`StepLog`).
+  private func write<T: Sendable>(
+    reading first: [StoreRead] = [],
+    _ body: @escaping @Sendable (any StoreTransaction, StepLog) throws -> T
+  ) async throws -> T {
+    let log = StepLog()
+    let result = try await store.write(reading: first) { transaction in
+      log.begin()
+      return try body(transaction, log)
+    }
+    log.write(to: logger)
+    return result
   }
 
   /// The flow's machine, made once per text (its check and slot tables are not free).

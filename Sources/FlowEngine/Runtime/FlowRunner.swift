@@ -1,4 +1,5 @@
 public import Logging
+internal import Synchronization
 
 /// Runs sessions of one flow against services, one step at a time: reads the facts, drives a
 /// `StepMachine` through the actions it asks for, and keeps all of a step or none of it. The
@@ -99,6 +100,8 @@ struct StepCore {
   let logger: Logger
   let enforcesMaxAge: Bool
   let observer: (@Sendable (StepObservation) -> Void)?
+  /// Where its log lines wait for the step's commit (none: they are written at once).
+  var log: StepLog? = nil
 
   private struct RolledBack: Error {
     var next: StepMachine.Next
@@ -216,11 +219,36 @@ struct StepCore {
     ]
     if let rejection = trace.rejection {
       metadata["rejected"] = "\(rejection.kind)"
-      logger.notice("event rejected", metadata: metadata)
+      write(.notice, "event rejected", metadata)
     } else {
       if let outcome = trace.outcome { metadata["outcome"] = "\(outcome)" }
       metadata["effects"] = "\(trace.effects.map(\.action).joined(separator: ","))"
-      logger.info("step", metadata: metadata)
+      write(.info, "step", metadata)
+    }
+  }
+
+  private func write(_ level: Logger.Level, _ message: Logger.Message, _ metadata: Logger.Metadata)
+  {
+    guard let log else { return logger.log(level: level, message, metadata: metadata) }
+    log.add(level, message, metadata)
+  }
+}
+
+/// A step's log lines, written once its transaction has committed: a body that runs again
+/// (a retried transaction, or one that went on a thread after the event loop) starts its
+/// lines afresh, so a step is logged once, and one that rolled back is not logged.
+final class StepLog: Sendable {
+  private let lines = Mutex<[(Logger.Level, Logger.Message, Logger.Metadata)]>([])
+
+  func begin() { lines.withLock { $0 = [] } }
+
+  func add(_ level: Logger.Level, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+    lines.withLock { $0.append((level, message, metadata)) }
+  }
+
+  func write(to logger: Logger) {
+    for (level, message, metadata) in lines.withLock({ $0 }) {
+      logger.log(level: level, message, metadata: metadata)
     }
   }
 }
