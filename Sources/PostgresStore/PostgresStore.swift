@@ -295,10 +295,12 @@ public final class PostgresStore: DurableStore, Sendable {
 
   /// A step told what it reads first runs on its connection's event loop: the store reads
   /// those rows (awaited, so the answer resumes the step where the connection is read), runs
-  /// the body there and awaits the commit. No thread of the store's is woken, twice, for each
-  /// answer. A body that waits for anything else there is refused the wait: its transaction
-  /// is rolled back and runs again from the start on a thread of the store's (whatever it
-  /// did is undone; it wrote nothing outside the transaction).
+  /// the body there, holding what it writes, then sends that and awaits the commit; no thread
+  /// is woken for each answer. A step that reads only its session is first tried alone, as
+  /// one statement with no transaction (`stepAlone`). A body that waits for anything else on
+  /// the loop is refused the wait: what it held is dropped unsent, and it runs again on a
+  /// thread of the store's, in the transaction begun on the loop, from the rows read there
+  /// (it wrote nothing outside the transaction). A step told nothing runs on a thread.
   public func write<T: Sendable>(
     reading first: [StoreRead], _ body: @escaping @Sendable (any StoreTransaction) throws -> T
   ) async throws -> T {

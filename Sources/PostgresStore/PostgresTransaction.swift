@@ -7,7 +7,9 @@ internal import PostgresNIO
 /// on one connection inside one transaction. The session row is locked (`FOR UPDATE`) when a
 /// step reads it, so two processes never step one session at once; the users a step reads
 /// facts of are locked too, in id order, so their counters and settings change one step at a
-/// time; due timers are claimed with `SKIP LOCKED`, so each fires in one process.
+/// time; due timers are claimed with `SKIP LOCKED`, so each fires in one process. (A step
+/// tried alone reads its session unlocked, outside a transaction: its one statement checks
+/// the session's seq and its subjects' versions instead, `Statements.SteppedAlone`.)
 final class PostgresTransaction: StoreTransaction, @unchecked Sendable {
   let link: PostgresLink
   let tables: PostgresTables
