@@ -12,9 +12,10 @@ import PostgresStore
 /// database. It makes a store at URL (replacing what is there) with one admin and a member
 /// per lane; each process runs its share of the lanes, and each lane runs team-member
 /// sessions back to back (start, eight number edits, save: the member is notified), so every
-/// step is one transaction with its session row locked. The processes are this binary again
-/// (`flow-bench postgres-worker`); the parent adds up their steps and latencies. Run it beside
-/// `pgbench` on the same cluster (`scripts/pg-bench.sh` does both).
+/// step is durable: an edit is one statement on its own that checks what it read, a start
+/// and a save a transaction each (`PostgresStore.write(reading:_:)`). The processes are this
+/// binary again (`flow-bench postgres-worker`); the parent adds up their steps and latencies.
+/// Run it beside `pgbench` on the same cluster (`scripts/pg-bench.sh` does both).
 enum PostgresBench {
   struct Options {
     var url = ""
