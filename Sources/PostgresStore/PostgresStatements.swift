@@ -42,9 +42,9 @@ enum Statements {
 
   /// A session stepped by this one statement on its own (no transaction around it), only if
   /// its seq is still the one read ($9) and its subjects' versions, in id order, are still
-  /// the ones read ($10: any change to what a flow reads of a user raises it); the step's
-  /// audit entries (from $11, as arrays) are written only with it. One row: the session
-  /// rows changed (1 or 0).
+  /// the ones read ($10: any change to what a flow reads of a user, their number and 2FA
+  /// settings included, raises the user's version); the step's audit entries (from $11, as
+  /// arrays) are written only with it. One row: the session rows changed (1 or 0).
   enum SteppedAlone: PreparedSQL {
     static let name = "flowengine_stepped_alone"
     static let sql = steppedAlone(
@@ -72,9 +72,8 @@ enum Statements {
       UPDATE sessions s SET state = $1, outcome = $2, seq = $3, updated_at = $4,
         expires_at = $5, due_at = $6, body = $7
       WHERE s.id = $8 AND s.seq = $9 AND ARRAY(
-        SELECT u.version FROM users u JOIN phone_numbers p ON p.user_id = u.id
-        JOIN two_factor_settings t ON t.user_id = u.id
-        WHERE u.id = ANY(s.subjects) ORDER BY u.id) = $10::bigint[]
+        SELECT u.version FROM users u WHERE u.id = ANY(s.subjects) ORDER BY u.id)
+        = $10::bigint[]
       RETURNING 1),
     audited AS (
       INSERT INTO audit (time, kind, actor, target, account, flow, session, outcome, detail)
