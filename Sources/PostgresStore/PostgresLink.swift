@@ -103,15 +103,22 @@ final class PostgresLink: @unchecked Sendable {
     let logger = self.logger
     Task(executorPreference: executor) {
       do {
-        var rows: [PostgresRow] = []
-        for try await row in try await connection.execute(bound, logger: logger) {
-          rows.append(row)
-        }
-        done(.success(rows))
+        done(.success(try await Self.rows(of: bound, on: connection, logger: logger)))
       } catch {
         done(.failure(error))
       }
     }
+  }
+
+  /// A prepared statement's rows, all read.
+  private static func rows<Statement: PreparedSQL>(
+    of bound: Prepared<Statement>, on connection: PostgresConnection, logger: Logger
+  ) async throws -> [PostgresRow] {
+    var rows: [PostgresRow] = []
+    for try await row in try await connection.execute(bound, logger: logger) {
+      rows.append(row)
+    }
+    return rows
   }
 
   /// The runner of tasks on this connection's event loop.
@@ -143,8 +150,7 @@ final class PostgresLink: @unchecked Sendable {
     if done.wait(timeout: .now() + .seconds(20)) == .timedOut {
       let closing: EventLoopFuture<Void> = connection.close()
       _ = closing
-      throw PostgresStoreError(
-        "the database did not answer in time; the connection is closed")
+      throw PostgresStoreError(Self.noAnswer)
     }
     if pending.wait(timeout: .now() + .seconds(20)) == .timedOut {
       throw PostgresStoreError("a statement sent earlier did not end in time")
@@ -223,13 +229,7 @@ final class PostgresLink: @unchecked Sendable {
     let bound = Prepared<Statement>(bindings: Self.query("", values).binds)
     let connection = self.connection
     let logger = self.logger
-    let rows = try await bounded {
-      var rows: [PostgresRow] = []
-      for try await row in try await connection.execute(bound, logger: logger) {
-        rows.append(row)
-      }
-      return rows
-    }
+    let rows = try await bounded { try await Self.rows(of: bound, on: connection, logger: logger) }
     prepared.insert(Statement.name, on: connection)
     return rows.map { PostgresRandomAccessRow($0) }
   }
@@ -264,7 +264,7 @@ final class PostgresLink: @unchecked Sendable {
     async throws -> T
   {
     guard !gone else {
-      throw PostgresStoreError("the connection did not answer in time and is closed")
+      throw PostgresStoreError(Self.noAnswer)
     }
     let connection = self.connection
     let executor = self.executor
@@ -274,8 +274,7 @@ final class PostgresLink: @unchecked Sendable {
       let late = connection.eventLoop.scheduleTask(in: .seconds(20)) {
         once.resume(
           .failure(
-            PostgresStoreError(
-              "the database did not answer in time; the connection is closed", gone: true)))
+            PostgresStoreError(Self.noAnswer, gone: true)))
         let closing: EventLoopFuture<Void> = connection.close()
         _ = closing
       }
@@ -299,16 +298,18 @@ final class PostgresLink: @unchecked Sendable {
   /// awaited on it).
   private var gone = false
 
+  /// Why a wait ended with no answer (after 20 s).
+  static let noAnswer = "the database did not answer in time; the connection is closed"
+
   // MARK: - Sent
 
   /// Sends a statement without waiting for its answer (its failure is thrown by the next
   /// wait: `rows`, `execute` or `commit`).
-  /// (`alone`: held, it may be sent on its own, outside a transaction.)
-  func send(_ sql: String, _ values: [SQLValue] = [], alone: Bool = false) throws {
+  func send(_ sql: String, _ values: [SQLValue] = []) throws {
     try checkWrite(sql)
     let query = Self.query(sql, values)
     if held != nil {
-      held?.append((alone, { [unowned self] in _ = try await self.run(query) }))
+      held?.append((false, { [unowned self] in _ = try await self.run(query) }))
       return
     }
     start(query, unanswered())
